@@ -1,0 +1,1 @@
+"""Data curation: annotate -> filter -> consistency check, each gated by Great Expectations."""

@@ -1,0 +1,1 @@
+"""Evaluation: benchmark adapters, inference, scoring, voting and the report."""

@@ -1,0 +1,1 @@
+"""A synthetic grounded-video world: procedurally generated videos with exact ground truth."""

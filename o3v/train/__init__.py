@@ -1,0 +1,1 @@
+"""Training: SFT cold start and GSPO over trl, with the grounded rewards."""
