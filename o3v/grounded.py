@@ -167,6 +167,16 @@ def _answer_boxes(answer: str) -> tuple[Box4, ...]:
     return tuple(boxes)
 
 
+def parse_boxes(text: str) -> tuple[Box4, ...]:
+    """Every well-formed `<box>[x1,y1,x2,y2]</box>` in a text, in order (malformed boxes are left out).
+
+    Example:
+        >>> parse_boxes("<box>[1,2,3,4]</box> and <box>[oops]</box><box>[5,6,7,8]</box>")
+        ((1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.0, 8.0))
+    """
+    return _answer_boxes(text) if isinstance(text, str) else ()
+
+
 def parse_option(answer: str) -> str | None:
     """Option letter: after `Correct Option:`, else an answer that is only a letter (`B`, `(B)`, `B.`)."""
     m = _OPTION_AFTER_RE.search(answer)

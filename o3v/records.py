@@ -60,15 +60,21 @@ class RecordError(ValueError):
     def __init__(self, message: str, *, file: str | None = None, index: int | None = None, field: str | None = None):
         self.file, self.index, self.field, self.reason = file, index, field, message
         where = ", ".join(
-            p for p in (f"file {file}" if file else "", f"record {index}" if index is not None else "",
-                        f"field '{field}'" if field else "") if p
+            p
+            for p in (
+                f"file {file}" if file else "",
+                f"record {index}" if index is not None else "",
+                f"field '{field}'" if field else "",
+            )
+            if p
         )
         super().__init__(f"{where}: {message}" if where else message)
 
     def located(self, file: str | None, index: int | None) -> RecordError:
         """The same error with the file and record index filled in."""
-        return RecordError(self.reason, file=file or self.file, index=self.index if index is None else index,
-                           field=self.field)
+        return RecordError(
+            self.reason, file=file or self.file, index=self.index if index is None else index, field=self.field
+        )
 
     def to_json(self) -> dict:
         return {"file": self.file, "index": self.index, "field": self.field, "reason": self.reason}
@@ -142,7 +148,7 @@ class Record:
                     if self.box_space() == "image_pixels":
                         box = to_normalized(box, *self.image_size)  # type: ignore[misc]
                     out.append(Evidence(times.get(str(idx), math.nan), name, tuple(float(v) for v in box)))
-        return sorted(out, key=lambda e: (math.inf if math.isnan(e.time) else e.time))
+        return sorted(out, key=lambda e: math.inf if math.isnan(e.time) else e.time)
 
     def to_dict(self) -> dict[str, Any]:
         """The upstream JSON shape, in the key order the record was read with."""
