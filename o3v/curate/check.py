@@ -1,0 +1,258 @@
+"""Consistency-check stage (`o3v check IN --out OUT`): reasoning, evidence and answer must agree.
+
+Rules (stable reason codes):
+
+- grounded claims (`o3v.grounded.parse`) of records that annotate key frames must refer to one: a key
+  frame within `check.time_tolerance_s` (`claim_time_unmatched`), naming an object annotated there
+  (`claim_object_unmatched`), with a box overlapping that object's box by `check.box_iou`
+  (`claim_box_mismatch`); boxes are compared normalized;
+- the answer agrees with the evidence: temporal answers must contain a time the reasoning cites
+  (`answer_outside_evidence`), MCQ letters must be among the options (`option_not_in_options`) and equal
+  the option the reasoning states ("so the answer is option X.": `answer_contradicts_reasoning`), a temporal
+  MCQ's chosen option must describe the answer span (`option_span_mismatch`); unreadable answers:
+  `answer_unparseable`;
+- tags are balanced and not nested (`unbalanced_tags`); every `<obj>` is a full claim
+  (`malformed_claim`, when `check.require_well_formed_claims`);
+- near-duplicate questions of one video and task (normalized text similarity >=
+  `check.near_duplicate_similarity`): the first record is kept, later ones are `near_duplicate_question`;
+- optional rewrite of the reasoning through a teacher backend (`check.rewrite`; see `o3v.curate.rewrite`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from o3v.curate.config import CheckConfig, CurateConfig, load_config
+from o3v.curate.dataset import Problem, StageOutput, open_dataset, problems_reject, reject_row, schema_reject
+from o3v.geometry import box_iou
+from o3v.grounded import Claim, parse
+from o3v.records import MCQ_TASKS, TEMPORAL_TASKS, Record, RecordError, gt_option, gt_span
+
+log = logging.getLogger(__name__)
+
+STAGE = "check"
+_TAG_RE = re.compile(r"<(/?)(obj|box|t|think|answer)>")
+_STATED_OPTION_RE = re.compile(r"(?i:answer\s+is)\s+(?:(?i:option)\s+)?[\(\[]?([A-Z])[\)\]]?(?=\s*[.,;:!]|\s*$)")
+_OPTION_LETTER_RE = re.compile(r"^\s*[\(\[]?([A-Z])[\.\)\]:]")
+_OPTION_SPAN_RE = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*(?:to|-|–)\s*(\d+(?:\.\d+)?)\s*s?")
+_NON_WORD_RE = re.compile(r"[^\w]+")
+_EPS = 1e-6
+
+
+def normalize_question(text: str) -> str:
+    """Lowercase, punctuation dropped, whitespace collapsed: the text near-duplicate detection compares.
+
+    Example:
+        >>> normalize_question("  When is the Red circle visible?? ")
+        'when is the red circle visible'
+    """
+    return _NON_WORD_RE.sub(" ", text.lower()).strip()
+
+
+def stated_option(reasoning: str | None) -> str | None:
+    """The option letter the reasoning concludes with ("... so the answer is option B."), last mention wins."""
+    if not reasoning:
+        return None
+    found = _STATED_OPTION_RE.findall(reasoning)
+    return found[-1] if found else None
+
+
+def option_letters(options: list[str] | None) -> list[str]:
+    """Letters of `["A. ...", "(B) ..."]`-style options; options without a leading letter are skipped."""
+    out = []
+    for opt in options or []:
+        m = _OPTION_LETTER_RE.match(opt)
+        if m:
+            out.append(m.group(1))
+    return out
+
+
+def tag_problems(text: str | None, field: str) -> list[Problem]:
+    """`unbalanced_tags` when an `<obj>/<box>/<t>` opens twice, closes unopened or stays open, or when a
+    `<think>`/`<answer>` tag sits inside a field that the training target wraps in those tags itself."""
+    if not text or "<" not in text:
+        return []
+    open_: dict[str, bool] = {}
+    for m in _TAG_RE.finditer(text):
+        closing, tag = m.group(1) == "/", m.group(2)
+        if tag in ("think", "answer") or open_.get(tag, False) != closing:
+            return [Problem("unbalanced_tags", field, {"tag": m.group(0), "at": m.start()})]
+        open_[tag] = not closing
+    left = [t for t, is_open in open_.items() if is_open]
+    return [Problem("unbalanced_tags", field, {"unclosed": left})] if left else []
+
+
+def _normalized(box: tuple[float, ...], size: tuple[float, float]) -> tuple[float, ...]:
+    w, h = size
+    return box if (w, h) == (1.0, 1.0) else (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
+
+
+def claim_problems(record: Record, claims: tuple[Claim, ...], tol: float, min_iou: float) -> list[Problem]:
+    """Every claim must point at an annotated key frame, object and box (records with key frames only)."""
+    if not record.key_frames or not claims:
+        return []
+    size = (
+        (float(record.image_size[0]), float(record.image_size[1]))  # type: ignore[index]
+        if record.box_space() == "image_pixels"
+        else (1.0, 1.0)
+    )
+    items = record.key_items
+    out: list[Problem] = []
+    for claim in claims:
+        near = [kf for kf in record.key_frames if abs(float(kf.time) - claim.time) <= tol + _EPS]
+        if not near:
+            times = [kf.time for kf in record.key_frames]
+            out.append(
+                Problem(
+                    "claim_time_unmatched",
+                    "reasoning_process",
+                    {"object": claim.object, "time": claim.time, "key_frame_times": times},
+                )
+            )
+            continue
+        if items is None:  # key frames without key_items (upstream SFT shape): only the time can be checked
+            continue
+        want = claim.object.strip().lower()
+        annotated = [
+            _normalized(tuple(b), size)
+            for kf in near
+            for name, boxes in (items.get(str(kf.idx)) or {}).items()
+            if name.strip().lower() == want
+            for b in boxes or []
+        ]
+        if not annotated:
+            out.append(
+                Problem("claim_object_unmatched", "reasoning_process", {"object": claim.object, "time": claim.time})
+            )
+            continue
+        for box in claim.boxes:
+            best = max(box_iou(_normalized(box, size), a) for a in annotated)
+            if best < min_iou:
+                out.append(
+                    Problem(
+                        "claim_box_mismatch",
+                        "reasoning_process",
+                        {"object": claim.object, "time": claim.time, "box": list(box), "best_iou": round(best, 4)},
+                    )
+                )
+    return out
+
+
+def answer_problems(record: Record, think_times: tuple[float, ...], span_tol: float) -> list[Problem]:
+    """Temporal answers inside the cited times; MCQ letters among the options and matching the reasoning."""
+    out: list[Problem] = []
+    span = None
+    if record.task in TEMPORAL_TASKS:
+        span = gt_span(record)
+        if span is None:
+            return [Problem("answer_unparseable", "answer", record.answer)]
+        s, e = span
+        if think_times and not any(s - span_tol <= t <= e + span_tol for t in think_times):
+            out.append(Problem("answer_outside_evidence", "answer", {"span": [s, e], "times": list(think_times)}))
+    if record.task in MCQ_TASKS:
+        letter = gt_option(record)
+        if letter is None:
+            return out + [Problem("answer_unparseable", "answer", record.answer)]
+        letters = option_letters(record.options)
+        if letters and letter not in letters:
+            out.append(Problem("option_not_in_options", "answer", {"answer": letter, "options": letters}))
+        stated = stated_option(record.reasoning_process)
+        if stated is not None and stated != letter:
+            out.append(Problem("answer_contradicts_reasoning", "answer", {"answer": letter, "reasoning": stated}))
+        if span is not None and letters and letter in letters:
+            text = record.options[letters.index(letter)]  # type: ignore[index]
+            m = _OPTION_SPAN_RE.search(text[2:])
+            if m and (abs(float(m.group(1)) - span[0]) > span_tol or abs(float(m.group(2)) - span[1]) > span_tol):
+                out.append(Problem("option_span_mismatch", "answer", {"option": text, "span": list(span)}))
+    return out
+
+
+def consistency_problems(record: Record, cfg: CheckConfig) -> list[Problem]:
+    """All single-record consistency problems (near-duplicates are a cross-record rule, see `find_duplicates`)."""
+    reasoning = record.reasoning_process
+    out = tag_problems(reasoning, "reasoning_process") + tag_problems(record.answer, "answer")
+    g = parse(f"<think>{reasoning}</think>") if reasoning else None
+    claims = g.claims if g else ()
+    if g and cfg.require_well_formed_claims:
+        n_obj = reasoning.count("<obj>")  # type: ignore[union-attr]
+        if n_obj != len(claims):
+            out.append(Problem("malformed_claim", "reasoning_process", {"obj_tags": n_obj, "claims": len(claims)}))
+    out += claim_problems(record, claims, cfg.time_tolerance_s, cfg.box_iou)
+    out += answer_problems(record, g.think_times if g else (), cfg.span_tolerance_s)
+    return out
+
+
+def find_duplicates(records: list[Record], threshold: float) -> dict[int, tuple[int, float]]:
+    """Positions of near-duplicate records -> (position of the kept record, similarity).
+
+    Compared within one (media path, task) group only, in input order; the first of a group of
+    near-duplicates is kept. Cheap upper bounds (`real_quick_ratio`, `quick_ratio`) skip most pairs.
+    """
+    groups: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    dups: dict[int, tuple[int, float]] = {}
+    for pos, rec in enumerate(records):
+        text = normalize_question(rec.question)
+        kept = groups[(rec.media_path, rec.task)]
+        for other_pos, other in kept:
+            sm = difflib.SequenceMatcher(None, text, other, autojunk=False)
+            if sm.real_quick_ratio() >= threshold and sm.quick_ratio() >= threshold:
+                ratio = sm.ratio()
+                if ratio >= threshold:
+                    dups[pos] = (other_pos, ratio)
+                    break
+        else:
+            kept.append((pos, text))
+    return dups
+
+
+def check_records(in_dir: str | Path, out_dir: str | Path, config: Any = None) -> dict[str, Any]:
+    """Consistency-check stage: dataset `in_dir` -> dataset `out_dir`; returns the stats dict."""
+    cfg: CurateConfig = load_config(config)
+    ds = open_dataset(in_dir)
+    out = StageOutput(STAGE)
+    survivors: list[tuple[int, Record]] = []
+    n_in = 0
+    for index, rec, raw in tqdm(ds.scan(), desc="check", unit="rec", mininterval=2.0):
+        n_in += 1
+        if isinstance(rec, RecordError):
+            out.reject(schema_reject(STAGE, index, rec, raw))
+            continue
+        problems = consistency_problems(rec, cfg.check)
+        if problems:
+            out.reject(problems_reject(STAGE, rec, index, problems))
+        else:
+            survivors.append((index, rec))
+    dups = find_duplicates([r for _, r in survivors], cfg.check.near_duplicate_similarity)
+    unique: list[tuple[int, Record]] = []
+    for pos, (index, rec) in enumerate(survivors):
+        if pos in dups:
+            kept_pos, ratio = dups[pos]
+            values = {"duplicate_of": survivors[kept_pos][1].id, "similarity": round(ratio, 4)}
+            out.reject(
+                reject_row(
+                    STAGE,
+                    "near_duplicate_question",
+                    id=rec.id,
+                    index=index,
+                    field="question",
+                    values=values,
+                    record=rec.to_dict(),
+                )
+            )
+        else:
+            unique.append((index, rec))
+    extra: dict[str, Any] = {}
+    if cfg.check.rewrite != "none":
+        from o3v.curate.rewrite import rewrite_reasoning
+
+        unique, extra["rewrite"] = rewrite_reasoning(unique, cfg, ds.media_root)
+    for _, rec in unique:
+        out.keep(rec)
+    return out.write(out_dir, n_in, ds.meta, **extra)
