@@ -1,0 +1,1 @@
+"""Versioned artifacts in object storage (file:// and gs://) and lineage audits."""
