@@ -1,0 +1,377 @@
+"""Training configs: YAML recipes parsed into trl's own config classes, extended with o3v's few fields.
+
+Recipes live in `o3v/configs/train/{sft,gspo}/<name>.yaml` (`tiny-cpu`, `qwen2.5-vl-7b`, `qwen3-vl-8b`), one
+flat mapping per run: any `trl.SFTConfig` / `trl.GRPOConfig` field (they extend `TrainingArguments`) plus the
+o3v fields below. Loading order: YAML -> GSPO preset -> overrides (`--set key=value`, KFP `overrides`).
+
+Everything that can be checked before a model is loaded is checked here, and every error names the field:
+unknown keys (with a did-you-mean), wrong types, impossible values (non-positive learning rate or batch,
+`min_frames > max_frames`, a GSPO generation batch not divisible by the group size, ...), an unknown
+DeepSpeed file. trl's own `__post_init__` checks run next and are re-raised naming the config file.
+
+GSPO presets (open-o3-video.md §8, ml-stack.md §7.1):
+- `gspo` (default): trl's documented GSPO setting: sequence-level ratios, `loss_type=grpo`, β = 0,
+  ε = 3e-4 / 4e-4, `steps_per_generation=4` with one accumulation step, so three of every four
+  optimizer steps are off-policy and the sequence clip is active.
+- `upstream`: the reference run: group 4, β = 0.04, ε = 0.2, one update per rollout batch (on-policy, so
+  the ratio is 1 and "GSPO" equals GRPO, §8.4).
+A recipe must not set a preset-owned field to a different value (the preset would silently win); a
+command-line override may, and is logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs" / "train"
+STAGES = ("sft", "gspo")
+SHIPPED = ("tiny-cpu", "qwen2.5-vl-7b", "qwen3-vl-8b")
+# LoRA on the language model only (ml-stack.md §6): the regex keeps adapters out of the vision tower.
+LANGUAGE_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+
+GSPO_PRESETS: dict[str, dict[str, Any]] = {
+    "gspo": {
+        "importance_sampling_level": "sequence",
+        "loss_type": "grpo",
+        "beta": 0.0,
+        "epsilon": 3e-4,
+        "epsilon_high": 4e-4,
+        "gradient_accumulation_steps": 1,
+        "steps_per_generation": 4,
+        "num_iterations": 1,
+    },
+    "upstream": {
+        "importance_sampling_level": "sequence",
+        "loss_type": "grpo",
+        "beta": 0.04,
+        "epsilon": 0.2,
+        "epsilon_high": 0.2,
+        "num_generations": 4,
+        "gradient_accumulation_steps": 1,
+        "steps_per_generation": 1,
+        "num_iterations": 1,
+        "temperature": 1.0,
+        "top_p": 0.95,
+    },
+}
+
+
+class ConfigError(ValueError):
+    """A training config that cannot run; the message names the file and the field."""
+
+
+@dataclass
+class O3VFields:
+    """o3v's fields, shared by SFT and GSPO (everything else is trl's / transformers')."""
+
+    base_model: str | None = field(default=None, metadata={"help": "model folder or hub id (--base-model wins)"})
+    model_dtype: str = field(default="auto", metadata={"help": "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16"})
+    attn_implementation: str | None = field(default=None, metadata={"help": "None: flash-attn when usable, else sdpa"})
+    fps: float = field(default=2.0, metadata={"help": "frame sampling rate (reference: 2 fps)"})
+    min_frames: int = field(default=4, metadata={"help": "fewest sampled frames per video (even)"})
+    max_frames: int = field(default=16, metadata={"help": "most sampled frames per video (even), before key frames"})
+    frame_min_pixels: int | None = field(default=None, metadata={"help": "per-frame pixel floor (None: processor's)"})
+    frame_max_pixels: int | None = field(default=None, metadata={"help": "per-frame pixel cap (None: processor's)"})
+    on_missing_video: str = field(default="error", metadata={"help": "error | skip (skipped records -> rejects)"})
+    max_records: int | None = field(default=None, metadata={"help": "use only the first N records (smoke runs)"})
+    lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 trains all weights"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_target_modules: str = field(default=LANGUAGE_LORA_TARGETS, metadata={"help": "LoRA target regex"})
+
+
+def _trl_classes() -> tuple[type, type]:
+    """The two config classes, built on first use so importing this module does not import trl."""
+    global _CLASSES
+    if _CLASSES is None:
+        from o3v.torchvision_cpu import install
+
+        install()
+        from trl import GRPOConfig, SFTConfig
+
+        from o3v.rewards import ALL_TERMS
+
+        @dataclass
+        class SFTRunConfig(SFTConfig, O3VFields):
+            """trl SFTConfig + o3v fields (o3v.train.config)."""
+
+        @dataclass
+        class GSPORunConfig(GRPOConfig, O3VFields):
+            """trl GRPOConfig + o3v fields + the reward set (o3v.train.config)."""
+
+            preset: str = field(default="gspo", metadata={"help": "gspo | upstream (see o3v.train.config)"})
+            rewards: list[str] = field(default_factory=lambda: list(ALL_TERMS), metadata={"help": "reward keys"})
+            gate: str = field(default="two-sided", metadata={"help": "think_spatial temporal gate"})
+
+        _CLASSES = (SFTRunConfig, GSPORunConfig)
+    return _CLASSES
+
+
+_CLASSES: tuple[type, type] | None = None
+
+
+def config_class(stage: str) -> type:
+    """`SFTRunConfig` or `GSPORunConfig`."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    return _trl_classes()[STAGES.index(stage)]
+
+
+def config_path(stage: str, config: str | os.PathLike) -> Path:
+    """A shipped recipe name (`tiny-cpu`) or a YAML path -> the file; raises `ConfigError` naming what is missing."""
+    text = os.fspath(config)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or os.sep in text:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    shipped = CONFIG_ROOT / stage / f"{text}.yaml"
+    if not shipped.is_file():
+        names = sorted(p.stem for p in (CONFIG_ROOT / stage).glob("*.yaml"))
+        raise ConfigError(f"no {stage} config named {text!r}; shipped: {names} (or pass a YAML path)")
+    return shipped
+
+
+def deepspeed_path(value: str) -> str:
+    """`zero2.json` / `zero3.json` name the shipped files; anything else must be an existing path."""
+    shipped = CONFIG_ROOT / value
+    if os.sep not in value and shipped.is_file():
+        return str(shipped)
+    if not Path(value).is_file():
+        raise ConfigError(f"field 'deepspeed': {value!r} is neither a shipped DeepSpeed config nor a file")
+    return value
+
+
+# ----------------------------------------------------------------------------- field checks
+
+
+def _type_args(tp: Any) -> tuple[Any, ...]:
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def _coerce(name: str, value: Any, tp: Any, where: str) -> Any:
+    """YAML scalars into the field's type: `1e-6` (a YAML string) -> float, 3 -> 3.0; anything else is an error."""
+    allowed = _type_args(tp)
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise ConfigError(f"{where}: field '{name}' must not be null")
+    if bool in allowed and isinstance(value, bool):
+        return value
+    if float in allowed and not isinstance(value, bool):
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    if int in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if int in allowed and isinstance(value, float) and value.is_integer() and float not in allowed:
+        return int(value)
+    simple = {bool, int, float}
+    if set(allowed) <= simple | {type(None)}:
+        want = " or ".join(t.__name__ for t in allowed if t is not type(None))
+        raise ConfigError(f"{where}: field '{name}' must be {want}, got {value!r}")
+    return value  # str / enum / dict / list fields: trl's own checks follow
+
+
+def _positive(cfg: dict, names: tuple[str, ...], where: str, *, allow_zero: bool = False) -> None:
+    for name in names:
+        value = cfg.get(name)
+        if value is None:
+            continue
+        if value < 0 or (value == 0 and not allow_zero):
+            sign = ">= 0" if allow_zero else "> 0"
+            raise ConfigError(f"{where}: field '{name}' must be {sign}, got {value}")
+
+
+def _choice(cfg: dict, name: str, choices: tuple[str, ...], where: str) -> None:
+    if name in cfg and cfg[name] not in choices:
+        raise ConfigError(f"{where}: field '{name}' must be one of {list(choices)}, got {cfg[name]!r}")
+
+
+def check_values(stage: str, cfg: dict[str, Any], where: str) -> None:
+    """Impossible values, named by field (before trl builds anything)."""
+    from o3v.model import DTYPES
+
+    _positive(
+        cfg,
+        (
+            "learning_rate",
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "fps",
+            "min_frames",
+            "max_frames",
+            "frame_min_pixels",
+            "frame_max_pixels",
+            "save_steps",
+            "logging_steps",
+            "max_records",
+            "num_generations",
+            "max_completion_length",
+            "steps_per_generation",
+            "num_iterations",
+            "temperature",
+            "top_p",
+        ),
+        where,
+    )
+    _positive(
+        cfg, ("weight_decay", "max_grad_norm", "lora_r", "lora_dropout", "beta", "epsilon"), where, allow_zero=True
+    )
+    _choice(cfg, "on_missing_video", ("error", "skip"), where)
+    _choice(cfg, "model_dtype", DTYPES, where)
+    for name in ("min_frames", "max_frames"):
+        if cfg.get(name) is not None and cfg[name] % 2:
+            raise ConfigError(
+                f"{where}: field '{name}' must be even (Qwen's temporal patch is 2 frames), got {cfg[name]}"
+            )
+    if cfg.get("min_frames", 4) > cfg.get("max_frames", 16):
+        raise ConfigError(
+            f"{where}: field 'min_frames' ({cfg['min_frames']}) exceeds 'max_frames' ({cfg['max_frames']})"
+        )
+    lo, hi = cfg.get("frame_min_pixels"), cfg.get("frame_max_pixels")
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(f"{where}: field 'frame_min_pixels' ({lo}) exceeds 'frame_max_pixels' ({hi})")
+    if cfg.get("max_steps", -1) <= 0 and cfg.get("num_train_epochs", 1) <= 0:
+        raise ConfigError(f"{where}: field 'num_train_epochs' must be > 0 when max_steps is not set")
+    if stage == "sft" and cfg.get("max_length") is not None:
+        raise ConfigError(
+            f"{where}: field 'max_length' must be null: trl truncates vision samples after appending the completion, "
+            "which would cut the target; bound the prompt with max_frames / frame_max_pixels instead"
+        )
+    if stage == "gspo":
+        _check_gspo(cfg, where)
+
+
+def _check_gspo(cfg: dict[str, Any], where: str) -> None:
+    from o3v.rewards import REWARDS
+    from o3v.rewards.thinking import GATES
+
+    _choice(cfg, "preset", tuple(GSPO_PRESETS), where)
+    _choice(cfg, "gate", GATES, where)
+    unknown = [r for r in cfg.get("rewards") or () if r not in REWARDS]
+    if unknown or cfg.get("rewards") == []:
+        raise ConfigError(f"{where}: field 'rewards' has unknown or no reward names {unknown}; known: {list(REWARDS)}")
+    group = cfg.get("num_generations", 8)
+    if group is not None and group < 2:
+        raise ConfigError(f"{where}: field 'num_generations' must be >= 2 (group-relative advantages), got {group}")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per_step = cfg.get("per_device_train_batch_size", 8) * world
+    steps = cfg.get("steps_per_generation") or cfg.get("gradient_accumulation_steps", 1)
+    if (per_step * steps) % group:
+        raise ConfigError(
+            f"{where}: field 'per_device_train_batch_size' x world size x steps_per_generation "
+            f"({cfg.get('per_device_train_batch_size', 8)} x {world} x {steps} = {per_step * steps} completions per "
+            f"generation) must be divisible by 'num_generations' ({group})"
+        )
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _apply_preset(data: dict[str, Any], overrides: dict[str, Any], where: str) -> dict[str, Any]:
+    preset = overrides.get("preset", data.get("preset", "gspo"))
+    if preset not in GSPO_PRESETS:
+        raise ConfigError(f"{where}: field 'preset' must be one of {list(GSPO_PRESETS)}, got {preset!r}")
+    fixed = GSPO_PRESETS[preset]
+    for key, value in fixed.items():
+        if key in data and data[key] != value:
+            raise ConfigError(
+                f"{where}: field '{key}' = {data[key]!r} conflicts with preset {preset!r} ({key} = {value!r}); "
+                "remove it from the recipe, change the preset, or override it explicitly"
+            )
+    changed = {k: v for k, v in overrides.items() if k in fixed and v != fixed[k]}
+    if changed:
+        log.warning("overrides change fields of preset %r: %s", preset, changed)
+    return {**data, **fixed, "preset": preset}
+
+
+def resolve_config(
+    stage: str, config: str | os.PathLike | dict, overrides: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], str]:
+    """The merged, type-checked field dict of a recipe plus overrides, and where it came from."""
+    overrides = dict(overrides or {})
+    if isinstance(config, dict):
+        data, where = dict(config), "config dict"
+    else:
+        path = config_path(stage, config)
+        where = str(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: must be a mapping of field: value, got {type(data).__name__}")
+    cls = config_class(stage)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for source, mapping in ((where, data), ("overrides", overrides)):
+        for key in mapping:
+            if key in ("output_dir", "gradient_checkpointing", "gradient_checkpointing_kwargs"):
+                hint = {
+                    "output_dir": "it is the run's --out",
+                    "gradient_checkpointing": "use 'activation_checkpointing' (transformers 5 renamed it)",
+                    "gradient_checkpointing_kwargs": "use 'activation_checkpointing_kwargs'",
+                }[key]
+                raise ConfigError(f"{source}: field '{key}' is not settable here: {hint}")
+            if key not in fields:
+                near = difflib.get_close_matches(key, fields, n=1)
+                raise ConfigError(
+                    f"{source}: unknown field '{key}'" + (f" (did you mean '{near[0]}'?)" if near else "")
+                )
+    if stage == "gspo":
+        data = _apply_preset(data, overrides, where)
+    merged = {**data, **overrides}
+    merged = {k: _coerce(k, v, fields[k].type, where) for k, v in merged.items()}
+    if merged.get("deepspeed"):
+        merged["deepspeed"] = deepspeed_path(merged["deepspeed"])
+    check_values(stage, merged, where)
+    return merged, where
+
+
+def load_config(
+    stage: str,
+    config: str | os.PathLike | dict,
+    overrides: dict[str, Any] | None = None,
+    *,
+    output_dir: str | os.PathLike,
+) -> Any:
+    """A recipe (name, path or dict) + overrides -> `SFTRunConfig` / `GSPORunConfig` for `output_dir`."""
+    merged, where = resolve_config(stage, config, overrides)
+    cls = config_class(stage)
+    try:
+        return cls(output_dir=str(output_dir), **merged)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def resolved_dict(cfg: Any) -> dict[str, Any]:
+    """Every field of a loaded config as plain YAML-able values (written to `config.resolved.yaml`)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        if not f.init or f.name.startswith("_"):
+            continue
+        value = getattr(cfg, f.name)
+        if hasattr(value, "value"):  # enums
+            value = value.value
+        if not isinstance(value, str | int | float | bool | list | dict | type(None)):
+            value = str(value)
+        out[f.name] = value
+    return out
