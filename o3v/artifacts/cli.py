@@ -42,7 +42,7 @@ def _lineage(args: argparse.Namespace) -> int:
     from o3v.artifacts.store import StoreError
 
     try:
-        lineage = trace(args.ref, _open(args))
+        lineage = trace(args.ref, _open(args), verify=not args.no_verify)
     except (OSError, StoreError, ValueError) as exc:
         return _fail(str(exc))
     print(render(lineage, args.format))
@@ -123,6 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ref", help="artifact path/URI (file://, gs://) or NAME[@VERSION] in the store")
     p.add_argument("--format", choices=("text", "json", "dot"), default="text", help="output format (default text)")
     p.add_argument("--store", help=store_help)
+    p.add_argument("--no-verify", action="store_true", help="do not re-hash local artifacts (faster on big models)")
     p.set_defaults(func=_lineage)
 
     a = sub.add_parser("artifacts", help="publish and resolve named, immutable artifact versions")

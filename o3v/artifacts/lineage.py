@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from o3v.artifacts.provenance import PROVENANCE_FILE, Provenance, read_local
+from o3v.artifacts.provenance import PROVENANCE_FILE, Provenance, hash_tree, read_local
 from o3v.artifacts.store import ArtifactStore, Manifest, StoreError, parse_ref
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,11 @@ def _read_gcs_provenance(uri: str) -> Provenance | None:
     return None
 
 
-def trace(ref: str, store: ArtifactStore | None = None, *, max_nodes: int = 1000) -> Lineage:
+def trace(ref: str, store: ArtifactStore | None = None, *, verify: bool = True, max_nodes: int = 1000) -> Lineage:
     """Walk parents breadth-first from `ref`; unreadable parents become `missing` nodes, never a crash.
+
+    With `verify`, local artifacts are re-hashed, so content edited after it was recorded shows as
+    `hash-mismatch` (remote ones are checked against the hash their child recorded only).
 
     Raises:
         FileNotFoundError / StoreError: only when `ref` itself cannot be read.
@@ -135,6 +138,9 @@ def trace(ref: str, store: ArtifactStore | None = None, *, max_nodes: int = 1000
         if uri in lineage.nodes:
             continue
         node = _node(uri, rec)
+        content = Path(uri) / "files" if isinstance(rec, Manifest) else Path(uri)  # a version keeps files/ apart
+        if verify and node.status == "ok" and content.exists() and hash_tree(content)[0] != node.tree_hash:
+            node.status = "hash-mismatch"
         lineage.nodes[uri] = node
         prov = rec.provenance if isinstance(rec, Manifest) else rec
         for parent in prov.parents if prov else []:
