@@ -1,0 +1,178 @@
+"""Model configs: the tiny CPU shapes, and the real 7B/8B shapes written out for offline checks.
+
+The tiny configs keep every structural feature of the real ones (GQA, MRoPE sections summing to
+head_dim/2, window + full attention blocks in the Qwen2.5-VL ViT, DeepStack and learned position
+embeddings in the Qwen3-VL ViT, untied embeddings) at widths of 32-64, so wiring bugs show on CPU.
+The real configs carry the values of the published `config.json` of Qwen/Qwen2.5-VL-7B-Instruct and
+Qwen/Qwen3-VL-8B-Instruct (transcribed here so a meta-device test can check parameter counts
+without network access).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Arch = Literal["qwen2_5_vl", "qwen3_vl"]
+ARCHS: tuple[str, ...] = ("qwen2_5_vl", "qwen3_vl")
+REAL_MODELS: dict[str, str] = {
+    "qwen2.5-vl-7b": "Qwen/Qwen2.5-VL-7B-Instruct",
+    "qwen3-vl-8b": "Qwen/Qwen3-VL-8B-Instruct",
+}
+
+# Vision geometry of each architecture: (patch size, spatial merge size). Frames are resized to
+# multiples of patch*merge pixels; one merged patch is one visual token.
+VISION_GEOMETRY: dict[str, tuple[int, int]] = {"qwen2_5_vl": (14, 2), "qwen3_vl": (16, 2)}
+# Tiny default frame budget: 4..16 visual tokens per image (a 224x224 frame becomes 112x112 on
+# Qwen2.5-VL, 128x128 on Qwen3-VL, i.e. 16 tokens). Real checkpoints keep their own settings.
+TINY_MIN_TOKENS, TINY_MAX_TOKENS = 4, 16
+
+
+def _pad_vocab(n: int, multiple: int = 64) -> int:
+    return -(-n // multiple) * multiple
+
+
+def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int):
+    """A tiny config of the real architecture, wired to the tiny tokenizer's ids."""
+    ids = {
+        "image_token_id": token_ids["<|image_pad|>"],
+        "video_token_id": token_ids["<|video_pad|>"],
+        "vision_start_token_id": token_ids["<|vision_start|>"],
+        "vision_end_token_id": token_ids["<|vision_end|>"],
+    }
+    text = {
+        "vocab_size": _pad_vocab(vocab_len),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 32768,
+        "rms_norm_eps": 1e-6,
+        "pad_token_id": token_ids["<|endoftext|>"],
+    }
+    if arch == "qwen2_5_vl":
+        from transformers import Qwen2_5_VLConfig
+
+        text |= {
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]},
+            "bos_token_id": token_ids["<|endoftext|>"],
+            "eos_token_id": token_ids["<|im_end|>"],
+        }
+        vision = {
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+            "fullatt_block_indexes": [1],
+            "out_hidden_size": 64,
+            "tokens_per_second": 2,  # the 7B value; the class default (4) is not what ships
+        }
+        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
+    if arch == "qwen3_vl":
+        from transformers import Qwen3VLConfig
+
+        text |= {
+            "head_dim": 16,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 5e6,
+                "mrope_section": [2, 3, 3],
+                "mrope_interleaved": True,
+            },
+        }
+        vision = {
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "out_hidden_size": 64,
+            "num_position_embeddings": 256,  # must be a square (a 16x16 grid of learned positions)
+            "deepstack_visual_indexes": [0],
+        }
+        return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
+    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+
+
+def real_config(name: Literal["qwen2.5-vl-7b", "qwen3-vl-8b"]):
+    """The published real-size config, built offline (values from the checkpoints' config.json)."""
+    qwen_ids = {
+        "image_token_id": 151655,
+        "video_token_id": 151656,
+        "vision_start_token_id": 151652,
+        "vision_end_token_id": 151653,
+    }
+    if name == "qwen2.5-vl-7b":
+        from transformers import Qwen2_5_VLConfig
+
+        text = {
+            "vocab_size": 152064,
+            "hidden_size": 3584,
+            "intermediate_size": 18944,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "max_position_embeddings": 128000,
+            "rms_norm_eps": 1e-6,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
+            "sliding_window": 32768,
+            "max_window_layers": 28,
+            "bos_token_id": 151643,
+            "eos_token_id": 151645,
+        }
+        vision = {
+            "depth": 32,
+            "hidden_size": 1280,
+            "intermediate_size": 3420,
+            "num_heads": 16,
+            "hidden_act": "silu",
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+            "fullatt_block_indexes": [7, 15, 23, 31],
+            "out_hidden_size": 3584,
+            "tokens_per_second": 2,
+        }
+        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **qwen_ids)
+    if name == "qwen3-vl-8b":
+        from transformers import Qwen3VLConfig
+
+        text = {
+            "vocab_size": 151936,
+            "hidden_size": 4096,
+            "intermediate_size": 12288,
+            "num_hidden_layers": 36,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "max_position_embeddings": 262144,
+            "rms_norm_eps": 1e-6,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 5e6,
+                "mrope_section": [24, 20, 20],
+                "mrope_interleaved": True,
+            },
+        }
+        vision = {
+            "depth": 27,
+            "hidden_size": 1152,
+            "intermediate_size": 4304,
+            "num_heads": 16,
+            "hidden_act": "gelu_pytorch_tanh",
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "out_hidden_size": 4096,
+            "num_position_embeddings": 2304,
+            "deepstack_visual_indexes": [8, 16, 24],
+        }
+        return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **qwen_ids)
+    raise ValueError(f"unknown real model {name!r}; expected one of {sorted(REAL_MODELS)}")
