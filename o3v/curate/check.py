@@ -64,13 +64,18 @@ def stated_option(reasoning: str | None) -> str | None:
     return found[-1] if found else None
 
 
-def option_letters(options: list[str] | None) -> list[str]:
-    """Letters of `["A. ...", "(B) ..."]`-style options; options without a leading letter are skipped."""
-    out = []
+def lettered_options(options: list[str] | None) -> dict[str, str]:
+    """Letter -> text after the letter, for `["A. ...", "(B) ..."]`-style options (unlettered ones skipped).
+
+    Example:
+        >>> lettered_options(["A. From 1s to 2s", "(B) never"])
+        {'A': 'From 1s to 2s', 'B': 'never'}
+    """
+    out: dict[str, str] = {}
     for opt in options or []:
         m = _OPTION_LETTER_RE.match(opt)
         if m:
-            out.append(m.group(1))
+            out.setdefault(m.group(1), opt[m.end() :].strip())
     return out
 
 
@@ -160,15 +165,15 @@ def answer_problems(record: Record, think_times: tuple[float, ...], span_tol: fl
         letter = gt_option(record)
         if letter is None:
             return out + [Problem("answer_unparseable", "answer", record.answer)]
-        letters = option_letters(record.options)
+        letters = lettered_options(record.options)
         if letters and letter not in letters:
-            out.append(Problem("option_not_in_options", "answer", {"answer": letter, "options": letters}))
+            out.append(Problem("option_not_in_options", "answer", {"answer": letter, "options": sorted(letters)}))
         stated = stated_option(record.reasoning_process)
         if stated is not None and stated != letter:
             out.append(Problem("answer_contradicts_reasoning", "answer", {"answer": letter, "reasoning": stated}))
-        if span is not None and letters and letter in letters:
-            text = record.options[letters.index(letter)]  # type: ignore[index]
-            m = _OPTION_SPAN_RE.search(text[2:])
+        if span is not None and letter in letters:
+            text = letters[letter]
+            m = _OPTION_SPAN_RE.search(text)
             if m and (abs(float(m.group(1)) - span[0]) > span_tol or abs(float(m.group(2)) - span[1]) > span_tol):
                 out.append(Problem("option_span_mismatch", "answer", {"option": text, "span": list(span)}))
     return out
@@ -255,4 +260,4 @@ def check_records(in_dir: str | Path, out_dir: str | Path, config: Any = None) -
         unique, extra["rewrite"] = rewrite_reasoning(unique, cfg, ds.media_root)
     for _, rec in unique:
         out.keep(rec)
-    return out.write(out_dir, n_in, ds.meta, **extra)
+    return out.write(out_dir, n_in, ds.meta, cfg, **extra)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from o3v.records import Record, RecordError, scan_records, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,16 @@ def problems_reject(stage: str, record: Record, index: int, problems: list[Probl
         record=record.to_dict(),
         **extra,
     )
+
+
+def set_field(record: Record, key: str, value: Any) -> None:
+    """Set `id` or an extra field on a record so that `to_dict` writes it (records keep their key order)."""
+    if key == "id":
+        record.id = value
+    else:
+        record.extra[key] = value
+    if record.key_order and key not in record.key_order:
+        record.key_order = ("id", *record.key_order) if key == "id" else (*record.key_order, key)
 
 
 def schema_reject(stage: str, index: int, err: RecordError, raw: Any) -> dict[str, Any]:
@@ -127,8 +139,10 @@ class StageOutput:
     def reject(self, row: dict[str, Any]) -> None:
         self.rejects.append(row)
 
-    def write(self, out_dir: str | Path, n_in: int, meta: dict[str, Any], **extra_stats: Any) -> dict[str, Any]:
-        """Write records/rejects/stats/dataset.json; returns the stats dict."""
+    def write(
+        self, out_dir: str | Path, n_in: int, meta: dict[str, Any], config: Any = None, **extra_stats: Any
+    ) -> dict[str, Any]:
+        """Write records/rejects/stats/dataset.json (+ the resolved config); returns the stats dict."""
         n_kept, n_rej = len(self.kept), len(self.rejects)
         if n_kept + n_rej != n_in:  # a bug in the stage, never a data problem: refuse to write a lossy artifact
             raise AssertionError(f"stage {self.stage}: kept {n_kept} + rejected {n_rej} != input {n_in}")
@@ -146,5 +160,7 @@ class StageOutput:
         }
         (out / STATS).write_text(json.dumps(stats, indent=2, default=str) + "\n", encoding="utf-8")
         (out / META).write_text(json.dumps({**meta, "stage": self.stage}, indent=2) + "\n", encoding="utf-8")
+        if config is not None:
+            (out / "config.resolved.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), "utf-8")
         log.info("%s: in %d, kept %d, rejected %d %s", self.stage, n_in, n_kept, n_rej, stats["by_reason"])
         return stats

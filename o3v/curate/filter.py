@@ -143,4 +143,4 @@ def filter_records(in_dir: str | Path, out_dir: str | Path, config: Any = None) 
             out.reject(problems_reject(STAGE, rec, index, problems, verifier=verifier.name))
         else:
             out.keep(rec)
-    return out.write(out_dir, n_in, ds.meta, verifier=verifier.name)
+    return out.write(out_dir, n_in, ds.meta, cfg, verifier=verifier.name)

@@ -20,7 +20,14 @@ log = logging.getLogger(__name__)
 
 
 class MediaError(ValueError):
-    """A media path that is unsafe or cannot be fetched; the message names the path."""
+    """A media path that is unsafe, missing or cannot be fetched; the message names the path.
+
+    `reason` is the stable reject code (`unsafe_path`, `download_failed`, `video_missing`, ...).
+    """
+
+    def __init__(self, message: str, reason: str = "unsafe_path"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def default_cache_dir(configured: str | None) -> Path:
@@ -99,7 +106,7 @@ def fetch(uri: str, cache_dir: Path, client=None) -> Path:
         client.bucket(bucket).blob(name).download_to_filename(str(tmp))
     except Exception as exc:  # NotFound, Forbidden, transport errors: all become a reject naming the URI
         tmp.unlink(missing_ok=True)
-        raise MediaError(f"{uri}: download failed: {type(exc).__name__}: {exc}") from exc
+        raise MediaError(f"{uri}: download failed: {type(exc).__name__}: {exc}", "download_failed") from exc
     os.replace(tmp, dest)
     log.debug("downloaded %s -> %s", uri, dest)
     return dest
