@@ -163,10 +163,13 @@ def _check_choice(value: str, choices: tuple[str, ...], key: str) -> None:
         raise ConfigError(f"config key '{key}' must be one of {list(choices)}, got {value!r}")
 
 
-def load_config(config: str | Path | dict | CurateConfig | None = None) -> CurateConfig:
-    """The packaged default merged with `config` (a YAML path, a dict, or an already built config)."""
+def load_config(config: str | Path | dict | CurateConfig | None = None, overrides: dict | None = None) -> CurateConfig:
+    """The packaged default merged with `config` (a YAML path, a dict, or an already built config),
+    then with `overrides` (a nested dict, e.g. from CLI flags)."""
     if isinstance(config, CurateConfig):
-        return config
+        if not overrides:
+            return config
+        config = config.to_dict()
     base = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     if config is None:
         override: dict = {}
@@ -180,7 +183,7 @@ def load_config(config: str | Path | dict | CurateConfig | None = None) -> Curat
             raise ConfigError(f"cannot read curate config {path}: {exc}") from exc
         if not isinstance(override, dict):
             raise ConfigError(f"curate config {path} must be a mapping, got {type(override).__name__}")
-    merged = _merge(base, override, "")
+    merged = _merge(_merge(base, override, ""), overrides or {}, "")
     gates = {}
     for name, raw in merged["gates"].items():
         if name not in GATE_SUITES:
