@@ -26,8 +26,8 @@ from typing import Any
 from o3v.curate.config import GATE_SUITES, CurateConfig, GateConfig, load_config
 from o3v.curate.dataset import open_dataset
 from o3v.curate.filter import MEDIA_META
-from o3v.geometry import area_fraction, box_problem
-from o3v.records import TASKS, Record, RecordError
+from o3v.geometry import area_fraction, box_problem, to_normalized
+from o3v.records import TASKS, Record, RecordError, gt_box
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,9 @@ COLUMNS = [
 def record_row(rec: Record) -> dict[str, Any]:
     """The gate's view of one record: identity, lengths and per-record box/time aggregates (NaN when absent)."""
     boxes = [e.box for e in rec.evidence()]
+    answer_box = gt_box(rec) if rec.task == "visual QA" else None
+    if answer_box is not None:  # visual QA: the answer is the evidence (original-image pixels)
+        boxes.append(tuple(to_normalized(answer_box, *rec.image_size)) if rec.image_size else answer_box)
     valid = [b for b in boxes if box_problem(b) is None]
     coords = [v for b in boxes for v in b if math.isfinite(v)]
     areas = [area_fraction(b) for b in valid]
