@@ -145,9 +145,11 @@ def load_model(
     torch_dtype = resolve_dtype(dtype, device)
     attn = resolve_attention(attn_implementation, device, torch_dtype)
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
-    where = (
-        "local folder" if Path(source).is_dir() else "hub id" + (" (HF_HUB_OFFLINE=1: cache only)" if offline else "")
-    )
+    if Path(source).is_dir():
+        where = "local folder"
+    else:  # say both places that were tried: `out/tiny` is a hub-shaped id *and* maybe a mistyped folder
+        cache = " in the local cache only (HF_HUB_OFFLINE=1)" if offline else ""
+        where = f"hub id{cache}; no local folder {Path(source).resolve()}"
     log.info("loading %s (%s) on %s, dtype %s, attention %s", source, where, device, torch_dtype, attn)
     try:
         processor = AutoProcessor.from_pretrained(source)
