@@ -70,7 +70,7 @@ class TeacherReply:
 Teacher = Callable[[VideoJob], TeacherReply]
 
 
-def _strip_fence(text: str) -> str:
+def strip_fence(text: str) -> str:
     """Unwrap exactly one ```json ... ``` fence (endpoints add it even in JSON mode); anything else stays."""
     t = text.strip()
     if t.startswith("```") and t.endswith("```") and t.count("```") == 2:
@@ -83,7 +83,7 @@ def _strip_fence(text: str) -> str:
 def parse_teacher_json(text: str) -> list[Any]:
     """The "items" list of a teacher reply; raises `RecordError(field=...)` when the reply is not that shape."""
     try:
-        data = json.loads(_strip_fence(text))
+        data = json.loads(strip_fence(text))
     except (json.JSONDecodeError, RecursionError) as exc:
         raise RecordError(f"teacher reply is not JSON: {exc}", field="reply") from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
