@@ -194,19 +194,26 @@ def _clean_messages(messages: list[dict]) -> list[dict]:
             raise ValueError(f"message {i} must be a dict with 'role' and 'content', got {msg!r:.120}")
         content = msg["content"]
         if isinstance(content, list):
+            if not all(isinstance(part, dict) for part in content):
+                raise ValueError(f"message {i} ({msg['role']}): every content part must be a dict")
             content = [{k: v for k, v in part.items() if v is not None} for part in content]
         out.append({**msg, "content": content})
     return out
 
 
-def _image_slots(messages: list[dict]) -> int:
-    return sum(
-        1
-        for msg in messages
-        if isinstance(msg["content"], list)
-        for part in msg["content"]
-        if part.get("type") == "image"
-    )
+def _image_slots(messages: list[dict], index: int) -> int:
+    """Image placeholders the chat template will emit (it tests the same keys); video parts are refused."""
+    slots = 0
+    for msg in messages:
+        for part in msg["content"] if isinstance(msg["content"], list) else ():
+            if part.get("type") == "image" or "image" in part or "image_url" in part:
+                slots += 1
+            elif part.get("type") == "video" or "video" in part:
+                raise ValueError(
+                    f"conversation {index} has a video part: o3v feeds video as a sequence of images "
+                    "(o3v.prompts.build_messages), one {'type': 'image'} per frame"
+                )
+    return slots
 
 
 def _as_image_list(images: Any) -> list[Any]:
@@ -257,7 +264,7 @@ def encode(
     texts = []
     for i, (conv, imgs) in enumerate(zip(convs, image_lists)):
         conv = _clean_messages(conv)
-        slots = _image_slots(conv)
+        slots = _image_slots(conv, i)
         if slots != len(imgs):
             raise ValueError(f"conversation {i} has {slots} image placeholders but {len(imgs)} images were given")
         texts.append(processor.apply_chat_template(conv, tokenize=False, add_generation_prompt=add_generation_prompt))

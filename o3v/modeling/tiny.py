@@ -124,7 +124,8 @@ def build_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) ->
             "corpus_size": CORPUS_SIZE,
             "corpus_sha256": corpus_digest(),
         },
-        # Both archs use the Qwen2.5-VL Instruct template (images render identically in Qwen3-VL's own).
+        # Both archs use the Qwen2.5-VL Instruct template; the real Qwen3-VL template renders image parts the
+        # same way but differs elsewhere (no default system prompt, tool calls), so a real checkpoint keeps its own.
         "chat_template": "Qwen2-VL/Qwen2.5-VL Instruct",
         "image_size": {
             **_frame_size(arch),

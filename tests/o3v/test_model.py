@@ -227,6 +227,8 @@ def test_encode_rejects_image_count_mismatch_and_strips_none_keys(tiny, video_pr
         encode(processor, messages, frames[0, :, :, 0])
     with pytest.raises(ValueError, match=r"got 2 conversations but 1 image lists"):
         encode(processor, [messages, messages], [frames])
+    with pytest.raises(ValueError, match="conversation 0 has a video part"):
+        encode(processor, [{"role": "user", "content": [{"type": "video"}]}], None)
     # HF datasets fills absent keys with None; a text part must not count as an image or video.
     padded = [{"role": "user", "content": [{"type": "text", "text": "hi", "image": None, "video": None}]}]
     enc = encode(processor, padded, None)
