@@ -105,7 +105,7 @@ def reference_from_record(record: Record, frame_size: tuple[int, int]) -> Refere
     in original-image pixels is rescaled from `image_size` to (W, H) (upstream `convert_coord_format_gqa`).
     """
     width, height = frame_size
-    _check_truth(record)
+    check_truth(record)
     box = gt_box(record) if record.task == "visual QA" else None
     if box is not None:
         if record.box_space() == "image_pixels":
@@ -136,7 +136,7 @@ def reference_from_record(record: Record, frame_size: tuple[int, int]) -> Refere
     )
 
 
-def _check_truth(record: Record) -> None:
+def check_truth(record: Record) -> None:
     """Raise `RecordError` (naming the field) when a record lacks the ground truth its task's rewards need."""
     if record.task in ("temporal QA", "temporal QA (MCQ)") and gt_span(record) is None:
         raise RecordError("has no time span ('[s, e]' or 'From <t>s</t>s to <t>e</t>s')", field="answer")

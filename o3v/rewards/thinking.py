@@ -82,6 +82,9 @@ def think_temporal_point_reward(
         0.6065
     """
     sigma = proximity_sigma(training_progress(progress, trainer_state))
+    log_metric = kwargs.get("log_metric")
+    if callable(log_metric):  # trl's hook: the σ schedule shows up in the training logs next to the rewards
+        log_metric("think_temporal_point/sigma", sigma)
     return [
         _temporal_point(completion_text(c), r, sigma) for c, r in zip(completions, references(reference), strict=True)
     ]

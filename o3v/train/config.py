@@ -27,7 +27,6 @@ import logging
 import os
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +37,6 @@ log = logging.getLogger(__name__)
 CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs" / "train"
 STAGES = ("sft", "gspo")
 SHIPPED = ("tiny-cpu", "qwen2.5-vl-7b", "qwen3-vl-8b")
-# LoRA on the language model only (ml-stack.md §6): the regex keeps adapters out of the vision tower.
-LANGUAGE_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
-
 GSPO_PRESETS: dict[str, dict[str, Any]] = {
     "gspo": {
         "importance_sampling_level": "sequence",
@@ -72,61 +68,13 @@ class ConfigError(ValueError):
     """A training config that cannot run; the message names the file and the field."""
 
 
-@dataclass
-class O3VFields:
-    """o3v's fields, shared by SFT and GSPO (everything else is trl's / transformers')."""
-
-    base_model: str | None = field(default=None, metadata={"help": "model folder or hub id (--base-model wins)"})
-    model_dtype: str = field(default="auto", metadata={"help": "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16"})
-    attn_implementation: str | None = field(default=None, metadata={"help": "None: flash-attn when usable, else sdpa"})
-    fps: float = field(default=2.0, metadata={"help": "frame sampling rate (reference: 2 fps)"})
-    min_frames: int = field(default=4, metadata={"help": "fewest sampled frames per video (even)"})
-    max_frames: int = field(default=16, metadata={"help": "most sampled frames per video (even), before key frames"})
-    frame_min_pixels: int | None = field(default=None, metadata={"help": "per-frame pixel floor (None: processor's)"})
-    frame_max_pixels: int | None = field(default=None, metadata={"help": "per-frame pixel cap (None: processor's)"})
-    on_missing_video: str = field(default="error", metadata={"help": "error | skip (skipped records -> rejects)"})
-    max_records: int | None = field(default=None, metadata={"help": "use only the first N records (smoke runs)"})
-    lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 trains all weights"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    lora_target_modules: str = field(default=LANGUAGE_LORA_TARGETS, metadata={"help": "LoRA target regex"})
-
-
-def _trl_classes() -> tuple[type, type]:
-    """The two config classes, built on first use so importing this module does not import trl."""
-    global _CLASSES
-    if _CLASSES is None:
-        from o3v.torchvision_cpu import install
-
-        install()
-        from trl import GRPOConfig, SFTConfig
-
-        from o3v.rewards import ALL_TERMS
-
-        @dataclass
-        class SFTRunConfig(SFTConfig, O3VFields):
-            """trl SFTConfig + o3v fields (o3v.train.config)."""
-
-        @dataclass
-        class GSPORunConfig(GRPOConfig, O3VFields):
-            """trl GRPOConfig + o3v fields + the reward set (o3v.train.config)."""
-
-            preset: str = field(default="gspo", metadata={"help": "gspo | upstream (see o3v.train.config)"})
-            rewards: list[str] = field(default_factory=lambda: list(ALL_TERMS), metadata={"help": "reward keys"})
-            gate: str = field(default="two-sided", metadata={"help": "think_spatial temporal gate"})
-
-        _CLASSES = (SFTRunConfig, GSPORunConfig)
-    return _CLASSES
-
-
-_CLASSES: tuple[type, type] | None = None
-
-
 def config_class(stage: str) -> type:
     """`SFTRunConfig` or `GSPORunConfig`."""
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-    return _trl_classes()[STAGES.index(stage)]
+    from o3v.train.arguments import GSPORunConfig, SFTRunConfig  # imports trl: only when a config is built
+
+    return SFTRunConfig if stage == "sft" else GSPORunConfig
 
 
 def config_path(stage: str, config: str | os.PathLike) -> Path:

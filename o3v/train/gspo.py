@@ -1,0 +1,115 @@
+"""GSPO with the grounded rewards: trl `GRPOTrainer` with sequence-level importance ratios, configured, not forked.
+
+    o3v gspo --data DATASET_DIR --out OUT --config tiny-cpu --base-model SFT_DIR [--set preset=upstream] [--resume]
+    torchrun --nproc_per_node 8 -m o3v.train.gspo --data DATA --out OUT --config qwen2.5-vl-7b --base-model SFT_DIR
+
+Rows carry the prompt, its frames as an `images` column (stock trl runs the vision tower in every loss pass
+for images; it drops native *video* tensors, ml-stack.md §7) and a `reference` column the rewards read.
+trl passes `trainer_state` to every reward, so the temporal-proximity σ follows training progress; it logs
+each reward term as `rewards/<name>/mean` and the total as `reward`. Start from the SFT model: a random-init
+model gets zero reward variance and therefore zero gradient (ml-stack.md §10).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+from o3v.rewards import get_reward_funcs
+from o3v.train.config import load_config
+from o3v.train.data import FrameSettings, gspo_row, lazy_dataset, load_train_data, rejects_file
+from o3v.train.runner import checkpoint_to_resume, finalize, load_base, peft_config, progress_callback
+
+log = logging.getLogger(__name__)
+
+FORCED = {"remove_unused_columns": False}  # the lazy rows live behind a `row` column the trainer must keep
+
+
+def build_trainer(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: str | dict = "tiny-cpu",
+    overrides: dict[str, Any] | None = None,
+    base_model: str | None = None,
+    resume: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """Everything before `train()`: config, data checks, model, rewards, trainer. Returns (trainer, context)."""
+    from o3v.torchvision_cpu import install
+
+    install()
+    from trl import GRPOTrainer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = load_config("gspo", config, {**(overrides or {}), **FORCED}, output_dir=out / "checkpoints")
+    if cfg.importance_sampling_level != "sequence":
+        log.warning("importance_sampling_level=%r: this run is GRPO, not GSPO", cfg.importance_sampling_level)
+    resume_from = checkpoint_to_resume(out, resume)
+    data = load_train_data(
+        data_dir,
+        "gspo",
+        on_missing_video=cfg.on_missing_video,
+        max_records=cfg.max_records,
+        rejects_path=rejects_file(out),
+    )
+    model, processor, base = load_base(cfg, base_model)
+    frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
+    dataset = lazy_dataset(data.records, functools.partial(gspo_row, processor=processor, frames=frames))
+    rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=rewards,
+        args=cfg,
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=peft_config(cfg),
+        callbacks=[progress_callback()],
+    )
+    log.info(
+        "GSPO preset %s: group %d, beta %g, epsilon %g/%g, steps_per_generation %d, rewards %s, gate %s",
+        cfg.preset,
+        cfg.num_generations,
+        cfg.beta,
+        cfg.epsilon,
+        cfg.epsilon_high,
+        cfg.steps_per_generation,
+        cfg.rewards,
+        cfg.gate,
+    )
+    source = config if isinstance(config, str) else "config dict"
+    return trainer, {"processor": processor, "base": base, "data": data, "resume_from": resume_from, "source": source}
+
+
+def run(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: str | dict = "tiny-cpu",
+    overrides: dict[str, Any] | None = None,
+    base_model: str | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train GSPO on a dataset directory from `base_model` (the SFT output); returns metrics.json's content."""
+    trainer, ctx = build_trainer(data_dir, out_dir, config, overrides, base_model, resume)
+    trainer.train(resume_from_checkpoint=ctx["resume_from"])
+    terms = [f"rewards/{name}/mean" for name in trainer.args.rewards]
+    return finalize(
+        trainer,
+        ctx["processor"],
+        out_dir,
+        stage="gspo",
+        base=ctx["base"],
+        config_source=ctx["source"],
+        data=ctx["data"],
+        curve_groups={"reward": ["reward", *terms], "loss": ["loss"], "clip": ["clip_ratio/region_mean"]},
+        summary_keys=["reward", "reward_std", *terms, "loss", "completions/mean_length", "clip_ratio/region_mean"],
+    )
+
+
+if __name__ == "__main__":  # torchrun -m o3v.train.gspo ...: the same arguments as `o3v gspo`
+    import sys
+
+    from o3v.cli import main
+
+    sys.exit(main(["gspo", *sys.argv[1:]]))

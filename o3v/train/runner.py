@@ -1,0 +1,284 @@
+"""What SFT and GSPO runs share: output layout, resume, model loading (+LoRA), progress, the final model folder.
+
+Output folder of a run (`out_dir`):
+
+    checkpoints/checkpoint-<step>/   full trainer state every `save_steps`: model, optimizer, scheduler, RNG,
+                                     trainer_state.json (step, log history); the data position follows from
+                                     the step (the trainer skips the batches already seen)
+    rejects.jsonl                    records skipped for missing media (empty when none)
+    model.safetensors, config.json, processor/tokenizer files   the final model (LoRA merged in)
+    config.resolved.yaml  metrics.json  train_log.jsonl  model_card.md  loss.png [reward.png]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from o3v import __version__
+from o3v.train.config import resolved_dict
+
+log = logging.getLogger(__name__)
+CHECKPOINTS = "checkpoints"
+
+
+class ResumeError(RuntimeError):
+    """Checkpoints exist but --resume was not given (or the reverse situation cannot be resolved)."""
+
+
+def checkpoint_to_resume(out_dir: str | Path, resume: bool) -> str | None:
+    """The latest checkpoint when `resume`; refuses to silently train over existing checkpoints otherwise."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    ckpt_dir = Path(out_dir) / CHECKPOINTS
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    if resume:
+        if last is None:
+            log.warning("--resume: no checkpoint under %s, starting at step 0", ckpt_dir)
+        else:
+            log.info("resuming from %s", last)
+        return last
+    if last is not None:
+        raise ResumeError(f"{ckpt_dir} already holds {Path(last).name}: pass --resume to continue, or use a new --out")
+    return None
+
+
+def load_base(cfg: Any, base_model: str | None) -> tuple[Any, Any, str]:
+    """(model, processor, name) for training, through the one loader `o3v.model.load_model`."""
+    from o3v.model import load_model
+
+    name = base_model or cfg.base_model
+    if not name:
+        raise ValueError("no base model: pass --base-model (base_model) or set base_model in the config")
+    device = "cpu" if cfg.use_cpu else None
+    model, processor = load_model(
+        name,
+        dtype=cfg.model_dtype,
+        device=device,
+        attn_implementation=cfg.attn_implementation,
+        min_pixels=cfg.frame_min_pixels,
+        max_pixels=cfg.frame_max_pixels,
+    )
+    model.config.use_cache = False  # the KV cache only costs memory in training forward passes
+    return model, processor, str(name)
+
+
+def peft_config(cfg: Any) -> Any:
+    """A LoRA config on the language model only (`lora_r > 0`), else None (full fine-tuning)."""
+    if not cfg.lora_r:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def progress_callback(total_steps_hint: int | None = None) -> Any:
+    """A trainer callback that logs every logging step as one line (step/max, loss or reward, lr, s/step)."""
+    from transformers import TrainerCallback
+
+    class ProgressLog(TrainerCallback):
+        def __init__(self) -> None:
+            self.start = time.perf_counter()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - trainer callback signature
+            if not logs or not state.is_world_process_zero:
+                return
+            keys = ("loss", "reward", "reward_std", "learning_rate", "grad_norm")
+            shown = " ".join(f"{k} {logs[k]:.4g}" for k in keys if isinstance(logs.get(k), int | float))
+            rate = (time.perf_counter() - self.start) / max(1, state.global_step)
+            log.info("step %d/%d %s (%.2f s/step)", state.global_step, state.max_steps, shown, rate)
+
+    return ProgressLog()
+
+
+# ----------------------------------------------------------------------------- final model folder
+
+
+def _series(history: list[dict], key: str) -> list[tuple[int, float]]:
+    return [(h["step"], float(h[key])) for h in history if isinstance(h.get(key), int | float) and "step" in h]
+
+
+def _mean(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else None
+
+
+def summarize(history: list[dict], keys: list[str], window: int = 5) -> dict[str, Any]:
+    """Means of the first and last logged values of each key (a falling loss / rising reward in two numbers).
+
+    The window is `window` logs, or a third of the logs when there are fewer than 3 * `window`.
+
+    Example:
+        >>> summarize([{"step": s, "loss": 10.0 - s} for s in range(1, 7)], ["loss"])
+        {'loss_first': 8.5, 'loss_last': 4.5, 'loss_logs': 6}
+    """
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [v for _, v in _series(history, key)]
+        if not values:
+            continue
+        window = max(1, min(window, len(values) // 3))
+        name = key.replace("/", "_")
+        out[f"{name}_first"] = _mean(values[:window])
+        out[f"{name}_last"] = _mean(values[-window:])
+        out[f"{name}_logs"] = len(values)
+    return out
+
+
+def plot_curves(history: list[dict], groups: dict[str, list[str]], out_dir: Path) -> list[str]:
+    """One PNG per group of logged keys (e.g. `loss.png`: loss; `reward.png`: total + each term)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, keys in groups.items():
+        series = {k: _series(history, k) for k in keys}
+        series = {k: v for k, v in series.items() if v}
+        if not series:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+        for key, points in series.items():
+            marker = "." if len(points) < 30 else None
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=key, marker=marker)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / f"{name}.png")
+        plt.close(fig)
+        written.append(f"{name}.png")
+    return written
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def model_card(stage: str, base: str, config_source: str, data: Any, metrics: dict, cfg: dict, curves: list) -> str:
+    """`model_card.md`: what was trained from what, with which config, and what it measured."""
+    keys = (
+        "learning_rate",
+        "lr_scheduler_type",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "max_steps",
+        "num_train_epochs",
+        "fps",
+        "max_frames",
+        "model_dtype",
+        "lora_r",
+        "deepspeed",
+        "preset",
+        "importance_sampling_level",
+        "loss_type",
+        "beta",
+        "epsilon",
+        "epsilon_high",
+        "num_generations",
+        "steps_per_generation",
+        "rewards",
+        "gate",
+    )
+    rows = "\n".join(f"| `{k}` | `{cfg[k]}` |" for k in keys if k in cfg)
+    data_rows = "\n".join(f"| `{k}` | `{v}` |" for k, v in data.version.items())
+    metric_rows = "\n".join(f"| `{k}` | {_fmt(v)} |" for k, v in metrics.items())
+    images = "\n".join(f"![{c}]({c})" for c in curves)
+    return f"""# o3v {stage.upper()} model
+
+Trained by o3v {__version__} (`o3v {stage}`) from **{base}**. Load it with `o3v.model.load_model("<this folder>")`.
+
+## Data
+{len(data.records)} records used, {data.skipped} skipped for missing media (see `rejects.jsonl`).
+
+| field | value |
+|---|---|
+{data_rows}
+
+## Config
+From `{config_source}`; every field is in `config.resolved.yaml`. Main settings:
+
+| field | value |
+|---|---|
+{rows}
+
+## Metrics
+`*_first` / `*_last`: mean of the first / last five logged values (a third of them in short runs).
+
+| metric | value |
+|---|---|
+{metric_rows}
+
+{images}
+
+A rising reward or falling loss shows the training mechanics work. Whether the model grounds its answers is
+decided only by held-out evaluation against constant baselines (`o3v eval`); tiny random-init models do not
+beat them (tiny-learning.md).
+"""
+
+
+def finalize(
+    trainer: Any,
+    processor: Any,
+    out_dir: str | Path,
+    *,
+    stage: str,
+    base: str,
+    config_source: str,
+    data: Any,
+    curve_groups: dict[str, list[str]],
+    summary_keys: list[str],
+) -> dict[str, Any]:
+    """Write the final model folder (module docstring); returns metrics.json's content."""
+    out = Path(out_dir)
+    state = trainer.state
+    history = list(state.log_history)
+    train_out = next((h for h in reversed(history) if "train_runtime" in h), {})
+    metrics: dict[str, Any] = {
+        "stage": stage,
+        "global_step": state.global_step,
+        "max_steps": state.max_steps,
+        "records": len(data.records),
+        "skipped_records": data.skipped,
+        "train_runtime_s": train_out.get("train_runtime"),
+        **summarize(history, summary_keys),
+    }
+    if not state.is_world_process_zero:
+        return metrics
+    model = trainer.model
+    if hasattr(model, "merge_and_unload"):  # LoRA: ship a plain checkpoint that load_model reads as is
+        model = model.merge_and_unload()
+        model.save_pretrained(out, safe_serialization=True)
+    else:
+        trainer.save_model(str(out))
+    processor.save_pretrained(out)
+    cfg = resolved_dict(trainer.args)
+    (out / "config.resolved.yaml").write_text(yaml.safe_dump(cfg, sort_keys=True), encoding="utf-8")
+    with (out / "train_log.jsonl").open("w", encoding="utf-8") as f:
+        for row in history:
+            f.write(json.dumps(row, default=str) + "\n")
+    curves = plot_curves(history, curve_groups, out)
+    metrics["curves"] = curves
+    metrics["environment"] = {"python": platform.python_version(), "world_size": int(os.environ.get("WORLD_SIZE", 1))}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
+    shown = {k: v for k, v in metrics.items() if k not in ("curves", "environment")}
+    card = model_card(stage, base, config_source, data, shown, cfg, curves)
+    (out / "model_card.md").write_text(card, encoding="utf-8")
+    log.info("%s model written to %s (step %d)", stage, out, state.global_step)
+    return metrics

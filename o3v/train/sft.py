@@ -1,0 +1,99 @@
+"""SFT cold start: trl `SFTTrainer` on STGR-CoT records, loss on the completion tokens only.
+
+    o3v sft --data DATASET_DIR --out OUT --config tiny-cpu --base-model MODEL_DIR [--set max_steps=40] [--resume]
+    torchrun --nproc_per_node 8 -m o3v.train.sft --data DATA --out OUT --config qwen2.5-vl-7b
+
+Rows are prompt-completion pairs (`o3v.train.data.sft_row`): trl's vision collator then masks every prompt
+token (system, user text, frame lines, image tokens) with -100, where the reference trained on the prompt too
+(open-o3-video.md §7, §13 pitfall 4). Frames are an `images` column, so stock trl handles them (ml-stack.md §5).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+from o3v.train.config import load_config
+from o3v.train.data import FrameSettings, lazy_dataset, load_train_data, rejects_file, sft_row
+from o3v.train.runner import checkpoint_to_resume, finalize, load_base, peft_config, progress_callback
+
+log = logging.getLogger(__name__)
+
+# Not configurable: rows are built lazily from a `row` column (kept) and images mean trl must not tokenize upfront.
+FORCED = {"remove_unused_columns": False, "dataset_kwargs": {"skip_prepare_dataset": True}}
+
+
+def build_trainer(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: str | dict = "tiny-cpu",
+    overrides: dict[str, Any] | None = None,
+    base_model: str | None = None,
+    resume: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """Everything before `train()`: config, data checks, model, trainer. Returns (trainer, context)."""
+    from o3v.torchvision_cpu import install
+
+    install()
+    from trl import SFTTrainer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = load_config("sft", config, {**(overrides or {}), **FORCED}, output_dir=out / "checkpoints")
+    resume_from = checkpoint_to_resume(out, resume)
+    data = load_train_data(
+        data_dir,
+        "sft",
+        on_missing_video=cfg.on_missing_video,
+        max_records=cfg.max_records,
+        rejects_path=rejects_file(out),
+    )
+    model, processor, base = load_base(cfg, base_model)
+    frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
+    dataset = lazy_dataset(data.records, functools.partial(sft_row, processor=processor, frames=frames))
+    trainer = SFTTrainer(
+        model=model,
+        args=cfg,
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=peft_config(cfg),
+        callbacks=[progress_callback()],
+    )
+    if not trainer.completion_only_loss:  # a prompt-completion dataset turns it on; never train on the prompt
+        raise RuntimeError("trl did not enable completion_only_loss for prompt-completion rows")
+    source = config if isinstance(config, str) else "config dict"
+    return trainer, {"processor": processor, "base": base, "data": data, "resume_from": resume_from, "source": source}
+
+
+def run(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: str | dict = "tiny-cpu",
+    overrides: dict[str, Any] | None = None,
+    base_model: str | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train SFT on a dataset directory and write the model folder into `out_dir`; returns metrics.json's content."""
+    trainer, ctx = build_trainer(data_dir, out_dir, config, overrides, base_model, resume)
+    trainer.train(resume_from_checkpoint=ctx["resume_from"])
+    return finalize(
+        trainer,
+        ctx["processor"],
+        out_dir,
+        stage="sft",
+        base=ctx["base"],
+        config_source=ctx["source"],
+        data=ctx["data"],
+        curve_groups={"loss": ["loss"], "token_accuracy": ["mean_token_accuracy"]},
+        summary_keys=["loss", "mean_token_accuracy", "grad_norm"],
+    )
+
+
+if __name__ == "__main__":  # torchrun -m o3v.train.sft ...: the same arguments as `o3v sft`
+    import sys
+
+    from o3v.cli import main
+
+    sys.exit(main(["sft", *sys.argv[1:]]))
