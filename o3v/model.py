@@ -129,9 +129,13 @@ def load_model(
     attn_implementation: str | None = None,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
+    revision: str | None = None,
 ) -> tuple[Any, Any]:
     """Load (model, processor) from a local save_pretrained folder or a hub id, in eval mode.
 
+    `dtype="auto"` is bf16 on GPU, fp32 on CPU; `device=None` is this process's GPU, else CPU;
+    `attn_implementation=None` picks flash_attention_2 when possible, else sdpa (logged);
+    `min_pixels`/`max_pixels` override the per-image pixel budget; `revision` pins a hub commit/tag.
     Raises `ModelLoadError` naming the path/id when it cannot be loaded (missing folder, offline and
     not cached, broken files).
     """
@@ -152,9 +156,10 @@ def load_model(
         where = f"hub id{cache}; no local folder {Path(source).resolve()}"
     log.info("loading %s (%s) on %s, dtype %s, attention %s", source, where, device, torch_dtype, attn)
     try:
-        processor = AutoProcessor.from_pretrained(source)
+        processor = AutoProcessor.from_pretrained(source, revision=revision)
         model = AutoModelForImageTextToText.from_pretrained(
             source,
+            revision=revision,
             dtype=torch_dtype,
             attn_implementation=attn,
             device_map={"": device} if device.startswith("cuda") else None,
