@@ -323,3 +323,27 @@ def resolved_dict(cfg: Any) -> dict[str, Any]:
             value = str(value)
         out[f.name] = value
     return out
+
+
+def check_deepspeed(args: Any, model_config: Any, num_training_steps: int) -> dict[str, Any]:
+    """Fill and validate the DeepSpeed config against the TrainingArguments (ml-stack.md §8), without a launcher.
+
+    transformers fills the "auto" values and collects every mismatch with the arguments (batch size, lr,
+    clipping, ...); DeepSpeed's own pydantic model then rejects unknown keys and bad stages. Only the model's
+    config is needed (hidden size), so this runs before any weights exist. Returns the filled config
+    ({} without DeepSpeed); raises `ConfigError` naming the field.
+    """
+    if not args.deepspeed:
+        return {}
+    import copy
+    from types import SimpleNamespace
+
+    filled = copy.deepcopy(args.hf_deepspeed_config)  # finalize mutates; the trainer finalizes its own copy
+    try:
+        filled.trainer_config_finalize(args, SimpleNamespace(config=model_config), num_training_steps)
+        from deepspeed.runtime.config import DeepSpeedConfig
+
+        DeepSpeedConfig(filled.config)
+    except (ValueError, TypeError, KeyError, AssertionError) as exc:
+        raise ConfigError(f"field 'deepspeed' ({args.deepspeed}): {exc}") from exc
+    return filled.config

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from o3v import __version__
-from o3v.train.config import resolved_dict
+from o3v.train.config import check_deepspeed, resolved_dict
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
@@ -68,6 +68,7 @@ def load_base(cfg: Any, base_model: str | None) -> tuple[Any, Any, str]:
         max_pixels=cfg.frame_max_pixels,
     )
     model.config.use_cache = False  # the KV cache only costs memory in training forward passes
+    check_deepspeed(cfg, model.config, cfg.max_steps if cfg.max_steps > 0 else 1000)
     return model, processor, str(name)
 
 
