@@ -54,6 +54,25 @@ from o3v.records import (
 
 NAME = "synthetic"
 ID_FIELD = "id"
+BLIND_ABLATION = True  # the runner re-asks every sample with another clip's frames (tiny-learning.md)
+
+# What the report shows for this benchmark: metric path, label, the constant baselines it must beat (no paper).
+HEADLINE = [
+    {"metric": "option_accuracy", "label": "MCQ option accuracy", "baselines": ["majority_option.accuracy"]},
+    {
+        "metric": "temporal_miou",
+        "label": "Temporal QA mean tIoU",
+        "baselines": ["best_constant_span.temporal_miou", "whole_video_span.temporal_miou"],
+    },
+    {"metric": "free_form_exact", "label": "Free-form exact match", "baselines": ["majority_free_form.exact"]},
+    {"metric": "box_miou", "label": "Visual QA box IoU", "baselines": ["mean_box_answer.box_miou"]},
+    {
+        "metric": "evidence_miou",
+        "label": "Evidence box IoU (claims vs key frames)",
+        "baselines": ["mean_box_evidence.evidence_miou"],
+    },
+    {"metric": "format_ok", "label": "Well-formed <think>/<answer>", "baselines": []},
+]
 
 
 def load(path: str | Path) -> Loaded:

@@ -41,6 +41,18 @@ ID_FIELD = "index"
 _SPAN_RE = re.compile(r"(\d+\.?\d*) (to|and) (\d+\.?\d*)")
 _GT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 
+# What the report shows for this benchmark: metric path, label, the constant baselines it must beat, paper column.
+HEADLINE = [
+    {
+        "metric": "miou",
+        "label": "mIoU",
+        "baselines": ["best_constant_span.miou", "whole_video_span.miou"],
+        "paper": "tvgbench/miou",
+    },
+    {"metric": "r@0.5", "label": "R@0.5 (strict >)", "baselines": [], "paper": None},
+    {"metric": "unparsable", "label": "unparsable answers", "baselines": [], "paper": None, "lower_is_better": True},
+]
+
 
 def gt_span(raw: dict) -> tuple[float, float]:
     """`"13.4-28.1"` -> (13.4, 28.1)."""
@@ -143,7 +155,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
     return out
 
 
-def baselines(samples: list[Sample]) -> dict:
+def baselines(samples: list[Sample], **_: Any) -> dict:
     """Whole-video span and the best constant span (fractions of the duration), by mIoU."""
     if not samples:
         return {}

@@ -20,6 +20,23 @@ ID_FIELD = "question_id"
 PARSE_MODE: mcq.ParseMode = "strict"
 BREAKDOWNS = ("duration", "domain", "sub_category", "task_type")
 
+# What the report shows for this benchmark: metric path, label, the constant baselines it must beat, paper column.
+HEADLINE = [
+    {
+        "metric": "accuracy",
+        "label": "Accuracy (overall)",
+        "baselines": ["majority_option.accuracy", "chance.accuracy"],
+        "paper": "videomme/accuracy",
+    },
+    {
+        "metric": "by_duration.long.mean",
+        "label": "Accuracy (long videos)",
+        "baselines": [],
+        "paper": "videomme/accuracy@long",
+    },
+    {"metric": "unparsable", "label": "unparsable answers", "baselines": [], "paper": None, "lower_is_better": True},
+]
+
 
 def load(path: str | Path) -> Loaded:
     """Read the VideoMME parquet; rows without a question, options or a valid letter become rejects."""
@@ -66,7 +83,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", parse_mode
     )
 
 
-def baselines(samples: list[Sample]) -> dict:
+def baselines(samples: list[Sample], **_: Any) -> dict:
     return mcq.mcq_baselines(samples)
 
 

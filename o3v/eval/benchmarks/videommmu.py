@@ -35,6 +35,23 @@ SUBSETS = ("Perception", "Comprehension", "Adaptation")
 IGNORE_QUIZ = "Please ignore the Quiz question in last frame of the video."
 ADAPT = "You should watch and learn the video content. Then apply what you learned to answer the following question."
 
+# What the report shows for this benchmark: metric path, label, the constant baselines it must beat, paper column.
+HEADLINE = [
+    {
+        "metric": "accuracy",
+        "label": "Accuracy (overall)",
+        "baselines": ["majority_option.accuracy", "chance.accuracy"],
+        "paper": "videommmu/accuracy",
+    },
+    {
+        "metric": "by_subset.Perception.mean",
+        "label": "Accuracy (Perception)",
+        "baselines": [],
+        "paper": "videommmu/accuracy@perception",
+    },
+    {"metric": "unparsable", "label": "unparsable answers", "baselines": [], "paper": None, "lower_is_better": True},
+]
+
 
 def is_mcq(raw: dict) -> bool:
     return str(raw.get("question_type", "multiple-choice")).strip().lower() in ("multiple-choice", "multiple choice")
@@ -185,7 +202,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", parse_mode
     return out
 
 
-def baselines(samples: list[Sample]) -> dict:
+def baselines(samples: list[Sample], **_: Any) -> dict:
     """Majority option and chance over the MCQ questions (open questions have no constant answer here)."""
     return mcq.mcq_baselines([s for s in samples if is_mcq(s.raw)])
 

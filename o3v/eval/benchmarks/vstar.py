@@ -59,6 +59,37 @@ KEYS = (
     "mlgm",
 )
 
+# What the report shows for this benchmark: metric path, label, the constant baselines it must beat, paper column.
+HEADLINE = [
+    {"metric": "acc", "label": "What: judge accuracy", "baselines": [], "paper": "acc"},
+    {
+        "metric": "tiou_chain1",
+        "label": "When: mean tIoU (chain 1)",
+        "baselines": ["best_constant_span.tiou", "whole_video_span.tiou"],
+        "paper": "tiou_chain1",
+    },
+    {
+        "metric": "tiou_chain2",
+        "label": "When: mean tIoU (chain 2)",
+        "baselines": ["best_constant_span.tiou", "whole_video_span.tiou"],
+        "paper": "tiou_chain2",
+    },
+    {
+        "metric": "viou_chain1",
+        "label": "Where: mean vIoU (chain 1)",
+        "baselines": ["mean_box.viou", "full_frame_box.viou"],
+        "paper": "viou_chain1",
+    },
+    {
+        "metric": "viou_chain2",
+        "label": "Where: mean vIoU (chain 2)",
+        "baselines": ["mean_box.viou", "full_frame_box.viou"],
+        "paper": "viou_chain2",
+    },
+    {"metric": "mam", "label": "mAM", "baselines": ["constant_mam.mam"], "paper": "mam"},
+    {"metric": "mlgm", "label": "mLGM", "baselines": [], "paper": "mlgm"},
+]
+
 _FIELDS: dict[str, tuple[type, ...]] = {
     "vid": (str,),
     "fps": (int, float),
@@ -496,7 +527,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
 # ----------------------------------------------------------------------------- baselines and gallery
 
 
-def baselines(samples: list[Sample]) -> dict:
+def baselines(samples: list[Sample], **_: Any) -> dict:
     """Constant predictions scored with the official rules: whole video, best constant span, mean / full box.
 
     `mam` of the constant row takes acc = 0 (a constant has no answer to the "what" question).

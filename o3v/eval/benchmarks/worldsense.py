@@ -20,6 +20,23 @@ PARSE_MODE: mcq.ParseMode = "mmmu"
 BREAKDOWNS = ("task_domain", "domain", "duration", "task_type")
 PREFIX = "Carefully watch this video and pay attention to every detail. This video does not have audio transcripts."
 
+# What the report shows for this benchmark: metric path, label, the constant baselines it must beat, paper column.
+HEADLINE = [
+    {
+        "metric": "accuracy",
+        "label": "Accuracy (overall)",
+        "baselines": ["majority_option.accuracy", "chance.accuracy"],
+        "paper": "worldsense/accuracy",
+    },
+    {
+        "metric": "by_task_domain.Recognition.mean",
+        "label": "Accuracy (Recognition)",
+        "baselines": [],
+        "paper": "worldsense/accuracy@recognition",
+    },
+    {"metric": "unparsable", "label": "unparsable answers", "baselines": [], "paper": None, "lower_is_better": True},
+]
+
 
 def _video(row: dict) -> str:
     name = str(row.get("video") or row.get("video_path"))
@@ -74,7 +91,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", parse_mode
     )
 
 
-def baselines(samples: list[Sample]) -> dict:
+def baselines(samples: list[Sample], **_: Any) -> dict:
     return mcq.mcq_baselines(samples)
 
 
