@@ -218,6 +218,29 @@ def test_encode_video_prompt_and_forward(tiny, video_prompt) -> None:
     assert bool(torch.isfinite(logits).all())
 
 
+def test_encode_and_forward_frames_decoded_from_a_synth_video(tiny, request) -> None:
+    """The real input path: an mp4 from the session synthetic world, decoded by `o3v.video`."""
+    import torch
+
+    synth = pytest.importorskip("o3v.synth")
+    video = pytest.importorskip("o3v.video")
+    if not hasattr(synth, "generate"):
+        pytest.skip("o3v.synth.generate is not written yet (parallel work); numpy frames cover encode meanwhile")
+    world = request.getfixturevalue("synth_world")
+    path = sorted((world / "videos").glob("*.mp4"))[0]
+    sampled = video.sample_frames(path, sample_fps=2.0, min_frames=4, max_frames=16)
+    model, processor = tiny
+    messages = build_messages(
+        "temporal QA", "When?", sampled.times, duration=sampled.info.num_frames / sampled.info.fps
+    )
+    enc = encode(processor, messages, sampled.frames)
+    w, h = model_input_size(processor, sampled.frames.shape[2], sampled.frames.shape[1])
+    patch = processor.image_processor.patch_size
+    assert enc["image_grid_thw"].tolist() == [[1, h // patch, w // patch]] * len(sampled.times)
+    with torch.inference_mode():
+        assert bool(torch.isfinite(model(**enc).logits).all())
+
+
 def test_encode_rejects_image_count_mismatch_and_strips_none_keys(tiny, video_prompt) -> None:
     processor = tiny[1]
     messages, frames = video_prompt
