@@ -112,7 +112,7 @@ def _images(job: Job, query: Any) -> list:
     return to_pil(job.frames) + list(query.extra_images)
 
 
-def _generate(
+def generate_texts(
     handle: ModelHandle, convs: list, images: list, max_new_tokens: int, cfg: EvalConfig, **kwargs: Any
 ) -> list[str]:
     from o3v.model import generate
@@ -131,7 +131,7 @@ def _greedy(handle: ModelHandle, calls: list[tuple[Job, Any]], cfg: EvalConfig) 
             part = idxs[start : start + cfg.batch_size]
             convs = [messages_for(calls[i][1], calls[i][0].media) for i in part]
             imgs = [_images(*calls[i]) for i in part]
-            texts = _generate(handle, convs, imgs, budget, cfg, temperature=cfg.temperature)
+            texts = generate_texts(handle, convs, imgs, budget, cfg, temperature=cfg.temperature)
             for i, text in zip(part, texts):
                 out[i] = text
     return [t or "" for t in out]
@@ -140,7 +140,7 @@ def _greedy(handle: ModelHandle, calls: list[tuple[Job, Any]], cfg: EvalConfig) 
 def _voted(handle: ModelHandle, adapter: Any, job: Job, query: Any, cfg: EvalConfig) -> tuple[str, dict]:
     """N sampled answers, weighted (majority or confidence-aware) and voted; returns (chosen text, vote record)."""
     v = cfg.voting
-    texts = _generate(
+    texts = generate_texts(
         handle,
         messages_for(query, job.media),
         _images(job, query),
@@ -162,7 +162,7 @@ def _voted(handle: ModelHandle, adapter: Any, job: Job, query: Any, cfg: EvalCon
                 continue
             crops = evidence_crops(text, list(job.frames.array), job.frames.times or [0.0], job.media.input_size)
             if crops:
-                ratings[i] = _generate(
+                ratings[i] = generate_texts(
                     handle, rating_messages(query.question, query.options, len(crops)), crops, 4, cfg, temperature=0.0
                 )[0]
             weights[i] = relevance_weight(ratings[i])

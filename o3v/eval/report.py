@@ -1,0 +1,349 @@
+"""The evaluation report: one self-contained HTML page plus a combined `metrics.json`.
+
+    o3v eval report out/eval/vstar out/eval/tvgbench out/eval/videomme --out out/report
+
+For every benchmark result folder (written by `o3v.eval.runner.evaluate`) the page shows the headline metrics
+beside the paper's numbers (benchmarks.md §8), beside **every** constant baseline, with a verdict that counts a
+score as a gain only when it clears the best baseline by two standard errors; for the synthetic benchmark the
+blind-frame ablation (the same questions asked with another clip's frames); and an evidence gallery (frames with
+ground-truth boxes in green and predicted boxes in red, timelines of predicted vs ground-truth spans).
+
+A tiny model trained on CPU scores at these baselines (tiny-learning.md); the page says so in a banner at the
+top instead of leaving the reader to find it. Images are embedded as base64 PNG and the CSS is inline, so the
+HTML file is the whole report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from o3v.eval.benchmarks import get
+from o3v.eval.benchmarks.base import Evidence, Sample, match_rows
+from o3v.eval.render import boxes_near, draw_boxes, hstack, panel_times, png_data_uri, timeline, vstack
+
+log = logging.getLogger(__name__)
+PAPER_FILE = Path(__file__).resolve().parents[1] / "configs" / "eval" / "paper.yaml"
+PAPER_MODELS = ("Open-o3 Video", "Qwen2.5-VL-7B")
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def value_at(data: dict, path: str) -> float | None:
+    """`data["a"]["b"]` for path "a.b" (keys may contain dots only at the last level); None when absent."""
+    node: Any = data
+    parts = path.split(".")
+    i = 0
+    while i < len(parts):
+        for j in range(len(parts), i, -1):  # longest key first: "r@0.5" holds a dot
+            key = ".".join(parts[i:j])
+            if isinstance(node, dict) and key in node:
+                node, i = node[key], j
+                break
+        else:
+            return None
+    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def standard_error(p: float, q: float, n: int) -> float:
+    """Upper bound on the standard error of the difference of two means of [0, 1] values over n samples.
+
+    A [0, 1] variable with mean p has variance <= p(1 - p) (Bhatia-Davis); the bound ignores the (positive)
+    covariance of two scores on the same samples, so it is conservative.
+    """
+    if n <= 0:
+        return math.inf
+    return math.sqrt((max(p * (1 - p), 0.0) + max(q * (1 - q), 0.0)) / n)
+
+
+def compare(value: float | None, baselines: dict[str, float], n: int, *, lower_is_better: bool = False) -> dict:
+    """Best baseline, the gap to it, and the verdict: a gain counts only beyond two standard errors."""
+    if value is None:
+        return {"verdict": "not scored"}
+    if not baselines:
+        return {"verdict": "no constant baseline"}
+    name, best = max(baselines.items(), key=lambda kv: -kv[1] if lower_is_better else kv[1])
+    delta = (best - value) if lower_is_better else (value - best)
+    se = standard_error(value, best, n)
+    verdict = "above baseline" if delta > 2 * se else "below baseline" if delta < -2 * se else "at baseline"
+    return {"best_baseline": name, "baseline_value": best, "delta": delta, "se": se, "verdict": verdict}
+
+
+def paper_values(benchmark: str, column: str | None) -> dict[str, float | None]:
+    """Published values (percent) of the paper's reference models for a column (benchmarks.md §8)."""
+    if not column:
+        return {}
+    paper = yaml.safe_load(PAPER_FILE.read_text(encoding="utf-8"))
+    table = paper["vstar"] if benchmark == "vstar" else paper["other"]
+    if column not in table["columns"]:
+        return {}
+    k = table["columns"].index(column)
+    return {m: table["rows"][m][k] if m in table["rows"] else None for m in PAPER_MODELS}
+
+
+def headline_rows(result: dict) -> list[dict]:
+    """Per headline metric of a result: value, every baseline, the comparison, paper values, the blind value."""
+    adapter = get(result["benchmark"])
+    rows = []
+    n = int(result.get("n_scored") or 0)
+    blind = (result.get("blind_frame") or {}).get("metrics") or {}
+    for spec in adapter.HEADLINE:
+        value = value_at(result["metrics"], spec["metric"])
+        if value is None:
+            continue
+        bases = {b.split(".")[0]: v for b in spec["baselines"] if (v := value_at(result["baselines"], b)) is not None}
+        row = {
+            "metric": spec["metric"],
+            "label": spec["label"],
+            "value": value,
+            "baselines": bases,
+            **compare(value, bases, n, lower_is_better=spec.get("lower_is_better", False)),
+            "paper": paper_values(result["benchmark"], spec.get("paper")),
+        }
+        blind_value = value_at(blind, spec["metric"]) if blind else None
+        if blind_value is not None and value is not None:
+            delta = value - blind_value
+            se = standard_error(value, blind_value, int(result["blind_frame"].get("n") or 0))
+            row["blind"] = {"value": blind_value, "delta": delta, "se": se, "uses_frames": delta > 2 * se}
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- gallery
+
+
+def _frames_for(sample: Sample, ev: Evidence, media_root: str) -> list[tuple[float | None, Any]]:
+    """(time, frame) pairs to draw: the moments with GT or predicted boxes, else three spread-out frames."""
+    from o3v.eval.frames import MediaResolver
+
+    resolver = MediaResolver(media_root)
+    if sample.image:
+        from PIL import Image
+
+        with Image.open(resolver.resolve(sample.image)) as img:
+            return [(None, img.convert("RGB"))]
+    from o3v.video import frames_at, probe
+
+    path = resolver.resolve(sample.video)
+    times = panel_times(ev.gt_boxes, ev.pred_boxes)
+    if not times:
+        duration = probe(path).duration
+        times = [duration * f for f in (0.2, 0.5, 0.8)]
+    got = frames_at(path, times)
+    return list(zip([float(t) for t in got.times], list(got.frames)))
+
+
+def gallery_item(sample: Sample, row: dict | None, adapter: Any, media_root: str) -> dict:
+    """One gallery entry: an evidence picture (frames with boxes + timeline) and the texts to show."""
+    ev = adapter.evidence(sample, row)
+    picture = None
+    try:
+        panels = []
+        for t, frame in _frames_for(sample, ev, media_root):
+            if t is None:
+                gt, pred = [b for _, b in ev.gt_boxes], [b for _, b in ev.pred_boxes]
+                label = "image"
+            else:
+                gt, pred = boxes_near(ev.gt_boxes, t, 0.5), boxes_near(ev.pred_boxes, t, 0.5)
+                label = f"t={t:.1f}s"
+            panels.append(draw_boxes(frame, gt, pred, label))
+        parts = [hstack(panels)]
+        if ev.duration and (ev.gt_spans or ev.pred_spans):
+            parts.append(
+                timeline(
+                    ev.duration,
+                    [(s.start, s.end) for s in ev.gt_spans],
+                    [(s.start, s.end) for s in ev.pred_spans],
+                    width=parts[0].width,
+                )
+            )
+        picture = png_data_uri(vstack(parts))
+    except Exception as exc:  # noqa: BLE001 - a missing clip must not kill the report; it says why instead
+        log.warning("gallery: sample %s: no picture: %s", sample.id, exc)
+        picture = None
+        ev.predicted = f"{ev.predicted}\n[no picture: {exc}]"
+    return {
+        "id": sample.id,
+        "question": ev.question,
+        "answer": ev.answer,
+        "predicted": ev.predicted,
+        "correct": ev.correct,
+        "picture": picture,
+    }
+
+
+def gallery(result_dir: Path, result: dict, limit: int) -> list[dict]:
+    adapter = get(result["benchmark"])
+    samples = adapter.load(result["annotations"]).samples
+    preds = result_dir / ("results.json" if (result_dir / "results.json").is_file() else "predictions.jsonl")
+    from o3v.eval.benchmarks.base import read_rows
+
+    rows = match_rows(samples, read_rows(preds), adapter.ID_FIELD, preds) if preds.is_file() else {}
+    chosen = [s for s in samples if s.id in rows][:limit]
+    return [gallery_item(s, rows[s.id], adapter, result["media_root"]) for s in chosen]
+
+
+# ----------------------------------------------------------------------------- HTML
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1180px;color:#222}
+h1{margin-bottom:4px} h2{margin-top:36px;border-bottom:2px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;margin:10px 0;font-size:14px} th,td{border:1px solid #ddd;padding:4px 8px;
+text-align:right} th{background:#f4f4f4} td.l,th.l{text-align:left}
+.banner{padding:12px 16px;border-radius:6px;margin:16px 0;font-size:15px}
+.warn{background:#fff4e5;border:1px solid #f0b35a} .ok{background:#eaf7ea;border:1px solid #7cc47c}
+.above{color:#1a7f2e;font-weight:600} .below{color:#b3261e;font-weight:600} .at{color:#8a6100;font-weight:600}
+.muted{color:#777;font-size:13px} .item{display:flex;gap:16px;margin:14px 0;padding:10px;border:1px solid #eee}
+.item img{max-width:640px;border:1px solid #ccc} .item pre{white-space:pre-wrap;margin:2px 0;font-size:13px}
+.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}
+"""
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def _table(rows: list[dict], with_blind: bool) -> str:
+    head = (
+        "<tr><th class=l>metric</th><th>model</th><th class=l>constant baselines</th><th>gap to best</th>"
+        "<th class=l>verdict</th>"
+        + ("<th>blind frames</th><th class=l>uses the frames?</th>" if with_blind else "")
+        + "".join(f"<th>paper: {m}</th>" for m in PAPER_MODELS)
+        + "</tr>"
+    )
+    body = []
+    for r in rows:
+        bases = ", ".join(f"{html.escape(k)} {_pct(v)}" for k, v in r["baselines"].items()) or "none"
+        verdict = r.get("verdict", "")
+        cls = {"above baseline": "above", "below baseline": "below", "at baseline": "at"}.get(verdict, "muted")
+        gap = f"{100 * r['delta']:+.1f} ± {200 * r['se']:.1f}" if "delta" in r else "–"
+        cells = [
+            f"<td class=l>{html.escape(r['label'])}</td>",
+            f"<td>{_pct(r['value'])}</td>",
+            f"<td class=l>{bases}</td>",
+            f"<td>{gap}</td>",
+            f"<td class='l {cls}'>{html.escape(verdict)}</td>",
+        ]
+        if with_blind:
+            b = r.get("blind")
+            cells.append(f"<td>{_pct(b['value']) if b else '–'}</td>")
+            uses = ("yes" if b["uses_frames"] else "no: same score without its own frames") if b else "–"
+            cells.append(f"<td class='l {'above' if b and b['uses_frames'] else 'at'}'>{uses}</td>")
+        cells += [f"<td>{'–' if v is None else f'{v:.1f}'}</td>" for v in (r["paper"].get(m) for m in PAPER_MODELS)]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def _banner(all_rows: dict[str, list[dict]]) -> str:
+    gains = [
+        (b, r["label"])
+        for b, rows in all_rows.items()
+        for r in rows
+        if r.get("verdict") == "above baseline" and "unparsable" not in r["metric"]
+    ]
+    blind_gains = [
+        (b, r["label"]) for b, rows in all_rows.items() for r in rows if (r.get("blind") or {}).get("uses_frames")
+    ]
+    if not gains:
+        return (
+            "<div class='banner warn'><b>At baseline.</b> No score clears its best constant baseline by two "
+            "standard errors: this model does not (yet) answer better than a constant that ignores the video. "
+            "Treat every number below as a check of the mechanics, not of video understanding.</div>"
+        )
+    text = "; ".join(f"{html.escape(b)}: {html.escape(label)}" for b, label in gains)
+    blind = (
+        ""
+        if blind_gains
+        else " The blind-frame ablation shows no dependence on the frames, so these gains "
+        "may come from text patterns alone."
+    )
+    return f"<div class='banner ok'><b>Above baseline:</b> {text}.{blind}</div>"
+
+
+def render_html(results: list[tuple[Path, dict]], galleries: dict[str, list[dict]], title: str) -> str:
+    all_rows = {r["benchmark"]: headline_rows(r) for _, r in results}
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+        f"<div class=muted>generated {time.strftime('%Y-%m-%d %H:%M:%S')} · values in percent "
+        "(metrics.json stores fractions) · gap = model − best baseline ± 2 standard errors (upper bound)</div>",
+        _banner(all_rows),
+    ]
+    for rdir, res in results:
+        name = res["benchmark"]
+        judge = (res["metrics"].get("judge") or {}).get("label") if isinstance(res["metrics"], dict) else None
+        cfg = res.get("config", {})
+        parts.append(
+            f"<h2>{html.escape(name)}</h2><div class=muted>model {html.escape(str(res['model']))} · "
+            f"{res['n_scored']} of {res['n_samples']} samples scored, {res['n_rejected']} rejected · "
+            f"frames {html.escape(json.dumps(cfg.get('frames')))} · max_new_tokens "
+            f"{cfg.get('max_new_tokens')} · voting {html.escape(json.dumps(cfg.get('voting', {})))} · "
+            f"results in {html.escape(str(rdir))}</div>"
+        )
+        if judge:
+            official = (res["metrics"].get("judge") or {}).get("official")
+            parts.append(
+                f"<div class='banner {'ok' if official else 'warn'}'>What-accuracy judge: {html.escape(judge)}</div>"
+            )
+        parts.append(_table(all_rows[name], with_blind=bool(res.get("blind_frame"))))
+        if res.get("blind_frame"):
+            parts.append(
+                "<div class=muted>Blind frames: every sample asked again with another clip's frames and "
+                "scored against its own ground truth. A model that uses the video loses score here.</div>"
+            )
+        items = galleries.get(name, [])
+        if items:
+            parts.append(
+                "<h3>Evidence gallery</h3><div class='legend muted'>boxes and spans:<span "
+                "style='background:#28aa3c'></span>ground truth<span style='background:#dc2828'></span>"
+                "prediction (original-video pixels)</div>"
+            )
+            for it in items:
+                mark = "" if it["correct"] is None else ("✓ " if it["correct"] else "✗ ")
+                img = f"<img src='{it['picture']}' alt='evidence'>" if it["picture"] else "<i>no picture</i>"
+                parts.append(
+                    f"<div class=item><div>{img}</div><div><pre><b>Q</b> {html.escape(it['question'])}"
+                    f"</pre><pre><b>GT</b> {html.escape(str(it['answer']))}</pre><pre><b>{mark}Model</b> "
+                    f"{html.escape(str(it['predicted']))}</pre><div class=muted>sample "
+                    f"{html.escape(str(it['id']))}</div></div></div>"
+                )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def build_report(
+    result_dirs: list[str | Path],
+    out_dir: str | Path,
+    *,
+    title: str = "o3v evaluation report",
+    gallery_size: int | None = None,
+) -> dict:
+    """Write `report.html` and a combined `metrics.json` into `out_dir`; returns their paths and the verdicts."""
+    results = []
+    for d in result_dirs:
+        path = Path(d) / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{d}: no metrics.json (is this an `o3v eval run` output folder?)")
+        results.append((Path(d), json.loads(path.read_text(encoding="utf-8"))))
+    galleries = {}
+    for rdir, res in results:
+        limit = gallery_size if gallery_size is not None else int(res.get("config", {}).get("gallery", 6))
+        galleries[res["benchmark"]] = gallery(rdir, res, limit) if limit > 0 else []
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    page = out / "report.html"
+    page.write_text(render_html(results, galleries, title), encoding="utf-8")
+    verdicts = {res["benchmark"]: headline_rows(res) for _, res in results}
+    combined = {"benchmarks": {res["benchmark"]: res for _, res in results}, "verdicts": verdicts}
+    metrics = out / "metrics.json"
+    metrics.write_text(json.dumps(combined, indent=2, default=str), encoding="utf-8")
+    log.info("report: %s", page)
+    return {"html": str(page), "metrics": str(metrics), "verdicts": verdicts}
