@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 PROVENANCE_FILE = "provenance.json"
 SCHEMA = "o3v.provenance/1"
+METRICS_SCHEMA = "o3v.metrics/1"
 _CHUNK = 1 << 20
 
 
@@ -54,6 +55,9 @@ def hash_tree(path: Path) -> tuple[str, dict[str, dict[str, Any]]]:
         FileNotFoundError: naming the path, when it does not exist.
     """
     path = Path(path)
+    embedded = _metrics_file(path)
+    if embedded is not None:
+        return metrics_hash(embedded["metrics"]), {}
     if path.is_file():
         entries = {path.name: path}
     elif path.is_dir():
@@ -66,6 +70,22 @@ def hash_tree(path: Path) -> tuple[str, dict[str, dict[str, Any]]]:
         raise FileNotFoundError(f"{path}: cannot hash a missing artifact")
     files = {rel: {"sha256": file_sha256(p), "size": p.stat().st_size} for rel, p in entries.items()}
     return tree_hash_of(files), files
+
+
+def metrics_hash(values: dict[str, Any]) -> str:
+    """Hash of a metrics dict (canonical JSON): the content hash of an o3v metrics file."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _metrics_file(path: Path) -> dict[str, Any] | None:
+    """The parsed body of an o3v metrics file (`{"schema": METRICS_SCHEMA, "metrics", "provenance"}`), else None."""
+    if not path.is_file() or path.stat().st_size > 16 << 20:
+        return None
+    try:
+        data = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and data.get("schema") == METRICS_SCHEMA else None
 
 
 def _is_provenance_file(rel: str) -> bool:
@@ -202,9 +222,31 @@ def record(
     return prov
 
 
+def write_metrics(path: Path, values: dict[str, Any], **fields: Any) -> Provenance:
+    """Write an o3v metrics file: the values plus their provenance in one JSON document.
+
+    A KFP `Output[Metrics]` is a single file and only that file is uploaded on a cluster, so the provenance
+    travels inside it rather than in a sidecar. Its content hash is `metrics_hash(values)`.
+
+    Args:
+        path: the file to write (e.g. `metrics.path`).
+        values: JSON-serialisable metrics (nested dicts allowed).
+        **fields: `Provenance` fields (stage, uri, parents, config, run_id, summary).
+    """
+    path = Path(path)
+    fields.setdefault("uri", str(path.absolute()))
+    prov = Provenance(tree_hash=metrics_hash(values), files={}, **fields)
+    body = {"schema": METRICS_SCHEMA, "metrics": values, "provenance": prov.to_json()}
+    path.write_text(json.dumps(body, indent=2, sort_keys=True, default=str) + "\n")
+    return prov
+
+
 def read_local(artifact: Path) -> Provenance | None:
     """The provenance record of a local artifact, or None when it has none (a raw input)."""
     path = provenance_path(Path(artifact))
+    embedded = _metrics_file(Path(artifact))
+    if not path.is_file() and embedded is not None:
+        return Provenance.from_json(embedded["provenance"], source=str(artifact))
     if not path.is_file():
         return None
     try:

@@ -1,0 +1,147 @@
+"""Model stages for KFP components: the base model, SFT and GSPO (resumable across task restarts).
+
+Resume: a KFP task that is killed and rerun gets a fresh output path, so checkpoints written there would be
+lost. Training therefore runs in `checkpoint_root/<stage>/<key>`, a folder that outlives the task (a PVC on
+a cluster, a project folder locally), keyed by everything the result depends on (input content hashes,
+recipe, overrides). A rerun with the same inputs finds the checkpoints and continues from the latest one;
+the finished model is then copied (without `checkpoints/`) into the task's output artifact.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from o3v.artifacts.stages.common import ArtifactLike, MetricsLike, finish, parent, write_metrics
+
+log = logging.getLogger(__name__)
+
+MODEL_REF = "model_ref.json"
+TINY = {"tiny-qwen2.5-vl": "qwen2_5_vl", "tiny-qwen3-vl": "qwen3_vl"}
+
+
+def base_model(model: str, out: ArtifactLike, *, seed: int = 0) -> str:
+    """The starting checkpoint: a tiny offline model built in place, or a reference to a hub id / path.
+
+    A real checkpoint (`Qwen/Qwen2.5-VL-7B-Instruct`) is not copied into the artifact store: the artifact
+    holds `model_ref.json` naming it, and training loads it through `o3v.model.load_model` as usual.
+    """
+    out_dir = Path(out.path)
+    if model in TINY:
+        from o3v.model import build_tiny
+
+        build_tiny(out_dir, arch=TINY[model], seed=seed)
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / MODEL_REF).write_text(json.dumps({"name_or_path": model}) + "\n")
+    finish(out, "base-model", {}, {"model": model, "seed": seed}, {"model": model})
+    return model
+
+
+def model_source(art: ArtifactLike) -> str:
+    """What `load_model` should open for a model artifact: its folder, or the id its `model_ref.json` names."""
+    ref = Path(art.path) / MODEL_REF
+    return json.loads(ref.read_text())["name_or_path"] if ref.is_file() else art.path
+
+
+def train_overrides(
+    overrides: dict | None, *, seed: int, fps: float, max_frames: int, min_pixels: int, max_pixels: int
+) -> dict[str, Any]:
+    """Recipe overrides from the pipeline's knobs (0 = keep the recipe's value); explicit overrides win."""
+    knobs = {
+        "seed": seed,
+        "fps": fps or None,
+        "max_frames": max_frames or None,
+        "frame_min_pixels": min_pixels or None,
+        "frame_max_pixels": max_pixels or None,
+    }
+    return {**{k: v for k, v in knobs.items() if v is not None}, **dict(overrides or {})}
+
+
+def work_dir(checkpoint_root: str, stage: str, inputs: dict[str, ArtifactLike], config: str, overrides: dict) -> Path:
+    """The resumable training folder for these exact inputs and settings (module docstring)."""
+    hashes = {role: parent(role, art).tree_hash for role, art in sorted(inputs.items())}
+    key_src = json.dumps({"inputs": hashes, "config": config, "overrides": overrides}, sort_keys=True, default=str)
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
+    return Path(checkpoint_root) / stage / key
+
+
+def train(
+    stage: str,
+    dataset: ArtifactLike,
+    start: ArtifactLike,
+    model: ArtifactLike,
+    metrics: MetricsLike,
+    curves: ArtifactLike,
+    *,
+    config: str,
+    overrides: dict[str, Any],
+    knobs: dict[str, Any] | None = None,
+    checkpoint_root: str = "",
+    extra_inputs: dict[str, ArtifactLike | None] | None = None,
+) -> dict[str, Any]:
+    """Run `o3v.train.<stage>.run` resumably and publish its model folder, metrics and curves."""
+    import importlib
+
+    run = importlib.import_module(f"o3v.train.{stage}").run
+    overrides = train_overrides(overrides, knobs)
+    inputs = {"dataset": dataset, "base_model": start}
+    scratch = None
+    if checkpoint_root:
+        work = work_dir(checkpoint_root, stage, inputs, config, overrides)
+    else:
+        scratch = tempfile.mkdtemp(prefix=f"o3v-{stage}-")
+        work = Path(scratch)
+    resume = (work / "checkpoints").is_dir() and any((work / "checkpoints").iterdir())
+    log.info("%s: training in %s (%s)", stage, work, "resuming from its checkpoints" if resume else "fresh")
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run(dataset.path, work, config, overrides, model_source(start), resume)
+        shutil.copytree(work, model.path, ignore=shutil.ignore_patterns("checkpoints"), dirs_exist_ok=True)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    settings = {"config": config, "overrides": overrides, "resumed": resume}
+    summary = {k: v for k, v in result.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    finish(model, stage, {**inputs, **(extra_inputs or {})}, settings, summary)
+    write_metrics(
+        metrics,
+        {k: v for k, v in result.items() if k not in ("curves", "environment")},
+        stage,
+        {"model": model},
+        settings,
+    )
+    Path(curves.path).write_text(curves_html(stage, Path(model.path), result))
+    return result
+
+
+def curves_html(stage: str, model_dir: Path, metrics: dict[str, Any]) -> str:
+    """One self-contained page: the run's curve PNGs (embedded) above its metrics table."""
+    imgs = []
+    for name in metrics.get("curves") or []:
+        png = model_dir / name
+        if png.is_file():
+            data = base64.b64encode(png.read_bytes()).decode()
+            imgs.append(
+                f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{html.escape(name)}</figcaption></figure>"
+            )
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v, default=str))}</td></tr>"
+        for k, v in metrics.items()
+        if k not in ("curves",)
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>o3v {stage}</title>"
+        "<style>body{font-family:sans-serif;margin:1.5em}img{max-width:640px}td{padding:2px 8px;"
+        "border-bottom:1px solid #ddd;font-family:monospace}</style></head><body>"
+        f"<h1>o3v {html.escape(stage.upper())} training</h1>{''.join(imgs) or '<p>No curves were written.</p>'}"
+        f"<table>{rows}</table></body></html>\n"
+    )

@@ -1,0 +1,85 @@
+"""Scheduled retraining: SFT -> GSPO -> eval -> report on the latest published dataset version.
+
+    make schedule CRON="0 0 3 * * 1"      # pipelines/schedule.py creates a recurring run of this pipeline
+
+Each run resolves `stgr-curated@latest` and `media@latest` in the o3v store when it starts (the fetch steps
+are never cached), so a schedule picks up whatever curation published last; the fetched copies' provenance
+names the exact versions, and the new model is published as the next `o3v-model` version.
+"""
+
+from kfp import dsl
+
+from components import _platform as platform
+from components import control, evaluate, train
+from pipelines._options import TIMEOUTS_S, on_cpu, on_gpu, uncached, with_checkpoints
+from pipelines.end_to_end import CHECKPOINT_MOUNT, DEFAULT_BENCHMARKS, GPU_RESOURCE
+
+
+@dsl.pipeline(name="o3v-retrain", description="Retrain SFT -> GSPO from the latest curated dataset version; eval.")
+def retrain_pipeline(
+    dataset_ref: str = "stgr-curated@latest",
+    media_ref: str = "media@latest",
+    store_uri: str = platform.ARTIFACT_STORE,
+    model: str = "tiny-qwen2.5-vl",
+    sft_config: str = "tiny-cpu",
+    sft_overrides: dict = {},  # noqa: B006 - KFP parameter default
+    gspo_config: str = "tiny-cpu",
+    gspo_overrides: dict = {},  # noqa: B006
+    seed: int = 0,
+    fps: float = 0.0,
+    max_frames: int = 0,
+    min_pixels: int = 0,
+    max_pixels: int = 0,
+    benchmarks: list = DEFAULT_BENCHMARKS,
+    eval_config: dict = {},  # noqa: B006
+    checkpoint_root: str = CHECKPOINT_MOUNT,
+    accelerator_type: str = GPU_RESOURCE,
+    accelerator_count: int = 1,
+):
+    knobs = {"seed": seed, "fps": fps, "max_frames": max_frames, "min_pixels": min_pixels, "max_pixels": max_pixels}
+    media = control.fetch_version(ref=media_ref, store_uri=store_uri)
+    uncached(on_cpu(media)).set_display_name("media@latest")
+    data = control.fetch_version(ref=dataset_ref, store_uri=store_uri, media=media.outputs["out"])
+    uncached(on_cpu(data)).set_display_name("dataset@latest")
+    dataset, world = data.outputs["out"], media.outputs["out"]
+    base = on_cpu(train.base_model(model=model, seed=seed)).set_display_name("base model")
+    sft = train.train_sft(
+        dataset=dataset,
+        world=world,
+        start=base.outputs["out"],
+        config=sft_config,
+        overrides=sft_overrides,
+        knobs=knobs,
+        checkpoint_root=checkpoint_root,
+    )
+    with_checkpoints(on_gpu(sft, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["sft"]))
+    gspo = train.train_gspo(
+        dataset=dataset,
+        world=world,
+        start=sft.outputs["model"],
+        config=gspo_config,
+        overrides=gspo_overrides,
+        knobs=knobs,
+        checkpoint_root=checkpoint_root,
+    )
+    with_checkpoints(on_gpu(gspo, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["gspo"]))
+    uncached(
+        on_cpu(
+            control.publish_version(
+                artifact=gspo.outputs["model"], name="o3v-model", kind="model", store_uri=store_uri
+            )
+        )
+    )
+    with dsl.ParallelFor(benchmarks, parallelism=2, name="benchmarks") as bench:
+        ev = evaluate.evaluate_benchmark(
+            model=gspo.outputs["model"], world=world, benchmark=bench, config=eval_config, knobs=knobs
+        )
+        on_gpu(ev, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["eval"])
+    on_cpu(
+        evaluate.build_report(
+            results=dsl.Collected(ev.outputs["results"]),
+            world=world,
+            sft_metrics=sft.outputs["metrics"],
+            gspo_metrics=gspo.outputs["metrics"],
+        )
+    )

@@ -1,0 +1,237 @@
+"""Run the o3v DAG: locally with KFP's SubprocessRunner (default), or on a cluster when KFP_HOST is set.
+
+    python -m pipelines.run                                   # make pipeline-run: whole DAG, embedded default
+    python -m pipelines.run --set videos=4 --set sft_overrides='{"max_steps": 10}'
+    python -m pipelines.run --stage eval --model <model uri> [--data <world uri>]    # make stage-run
+    KFP_HOST=https://kfp.example.com python -m pipelines.run  # compile + submit instead of running here
+
+Locally: `kfp.local.init(SubprocessRunner(use_venv=False), pipeline_root=local_outputs, enable_caching=True)`,
+`workspace_root` left unset (kfp deletes it after each run, platform.md §3.1). Caching makes an immediate
+second run reuse every deterministic step. Training checkpoints go to `local_outputs/checkpoints` and store
+versions to `artifacts/` (file://), so a killed run resumes where it stopped. The run ends with the summary
+the report step wrote (counts, gates, losses/rewards, metrics beside baselines) and a per-task time table.
+"""
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.compile import all_pipelines, compile_pipeline
+from pipelines.stages import RERUNS
+
+ROOT = Path("local_outputs")
+STORE = Path("artifacts")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TASK = re.compile(r"Task '?([\w.-]+)'?(?: finished with status (\w+)| cache hit)")
+_START = re.compile(r"Executing task '?([\w.-]+)'?")
+_PIPELINE = re.compile(r"Pipeline '([\w.-]+)' finished with status (\w+)")
+
+
+@dataclass
+class RunResult:
+    """What a local run did: its folder, final status, and per-task wall times from kfp's log."""
+
+    run_dir: Path | None
+    status: str
+    wall_s: float
+    tasks: dict[str, dict] = field(default_factory=dict)  # name -> {"seconds", "status", "cached"}
+
+
+class _TaskClock(logging.Filter):
+    """Times each task from kfp.local's own log lines ("Executing task", "finished", "cache hit").
+
+    A filter on the root logger survives the handler swaps kfp.local does for every task.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: dict[str, float] = {}
+        self.tasks: dict[str, dict] = {}
+        self.pipeline_status = "UNKNOWN"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = _ANSI.sub("", record.getMessage())
+        now = record.created
+        if m := _START.search(msg):
+            self.started[m[1]] = now
+        elif m := _PIPELINE.search(msg):
+            self.pipeline_status = m[2]
+        elif m := _TASK.search(msg):
+            name, status = m[1], m[2] or "CACHED"
+            start = self.started.pop(name, now)
+            self.tasks[_unique(self.tasks, name)] = {
+                "seconds": now - start,
+                "status": status,
+                "cached": status == "CACHED",
+            }
+        return True
+
+
+def _unique(seen: dict, name: str) -> str:
+    """ParallelFor runs the same task name several times: number the repeats."""
+    if name not in seen:
+        return name
+    i = 2
+    while f"{name}#{i}" in seen:
+        i += 1
+    return f"{name}#{i}"
+
+
+def parse_sets(pairs: list[str]) -> dict:
+    """`key=value` pairs; values parse as JSON when they can (numbers, dicts, lists), else stay strings."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def run_local(pipeline, params: dict, root: Path = ROOT, cache: bool = True) -> RunResult:
+    """Run a pipeline with kfp.local in this process; returns where it ran and how long each task took."""
+    from kfp import local
+
+    root = root.absolute()
+    before = set(root.glob(f"{pipeline.name}-*")) if root.is_dir() else set()
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(root),
+        enable_caching=cache,
+        raise_on_error=False,
+    )
+    clock = _TaskClock()
+    rootlog = logging.getLogger()
+    rootlog.addFilter(clock)
+    rootlog.setLevel(logging.INFO)  # cache-hit lines are INFO on the root logger
+    t0 = time.perf_counter()
+    try:
+        pipeline(**params)
+    finally:
+        rootlog.removeFilter(clock)
+    wall = time.perf_counter() - t0
+    new = sorted(set(root.glob(f"{pipeline.name}-*")) - before)
+    return RunResult(new[-1] if new else None, clock.pipeline_status, wall, clock.tasks)
+
+
+def latest_local(root: Path, task: str, key: str) -> Path | None:
+    """The newest local output `<run>/<task>/<key>` (e.g. the last synth world), or None."""
+    found = [p for p in root.absolute().glob(f"*/{task}/{key}") if p.exists()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def _local_uri(uri: str) -> str:
+    return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
+def stage_params(stage: str, model: str, data: str, world: str, root: Path) -> dict:
+    """Map --model/--data/--world to a rerun pipeline's URI parameters; errors name what is missing."""
+    model, data, world = _local_uri(model), _local_uri(data), _local_uri(world)
+    if not world and stage in ("sft", "gspo", "eval", "report"):
+        found = latest_local(root, "synth-world", "world")
+        world = str(found) if found else ""
+        if found and not os.environ.get("KFP_HOST"):
+            print(f"using the latest local synthetic world as the media/benchmark folder: {found}")
+    need = {
+        "synth": {},
+        "annotate": {"source_uri": data},
+        "validate": {"dataset_uri": data},
+        "filter": {"dataset_uri": data},
+        "check": {"dataset_uri": data},
+        "sft": {"dataset_uri": data, "model_uri": model, "world_uri": world},
+        "gspo": {"dataset_uri": data, "model_uri": model, "world_uri": world},
+        "eval": {"model_uri": model, "world_uri": data or world},
+        "report": {"result_uris": [u for u in data.split(",") if u], "world_uri": world},
+    }[stage]
+    missing = [k for k, v in need.items() if not v]
+    if missing:
+        flags = {"model_uri": "MODEL=/--model", "world_uri": "--world (or DATA=/--data for eval)"}
+        hint = ", ".join(flags.get(k, "DATA=/--data") + f" for {k}" for k in missing)
+        raise SystemExit(f"stage {stage!r} needs {hint}")
+    return need
+
+
+def print_summary(result: RunResult, store: Path) -> None:
+    """The report step's Markdown summary (or the gate-failure report), then the per-task timings."""
+    run_dir = result.run_dir
+    print(f"\n=== pipeline {result.status} in {result.wall_s:.1f}s; outputs: {run_dir}")
+    if run_dir is not None:
+        summary = run_dir / "build-report" / "summary"
+        stopped = sorted(run_dir.glob("report-gate-failure*/report"))
+        for path in [summary] if summary.is_file() else stopped:
+            print("\n" + path.read_text())
+        report = run_dir / "build-report" / "report"
+        if report.is_file():
+            print(f"report: {report} (HTML)")
+    print(f"store: {store.absolute()}  (o3v artifacts list --store file://{store.absolute()})")
+    print("\n| task | seconds | status |\n|---|---:|---|")
+    for name, t in result.tasks.items():
+        print(f"| {name} | {t['seconds']:.1f} | {t['status']} |")
+
+
+def submit(pipeline, params: dict, host: str) -> int:
+    """Compile and submit the run to the KFP API server at `host`."""
+    import kfp
+
+    from components import _platform
+
+    path = compile_pipeline(pipeline, Path("build/pipelines"))
+    client = kfp.Client(host=host)
+    run = client.create_run_from_pipeline_package(
+        str(path),
+        arguments=params,
+        experiment_name="o3v",
+        enable_caching=True,
+        service_account=_platform.SERVICE_ACCOUNT,
+    )
+    print(f"submitted {pipeline.name} to {host}: run {run.run_id}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pipeline", default="o3v", help="pipeline name (o3v, o3v-manifest, o3v-retrain, ...)")
+    parser.add_argument("--stage", default="", help=f"rerun one stage instead: {', '.join(RERUNS)}")
+    parser.add_argument("--model", default="", help="model artifact URI (stage reruns)")
+    parser.add_argument("--data", default="", help="dataset/world artifact URI (stage reruns; eval: the world)")
+    parser.add_argument("--world", default="", help="media/world folder URI (sft/gspo reruns)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pipeline parameter")
+    parser.add_argument("--root", type=Path, default=ROOT, help="local pipeline root (default local_outputs)")
+    parser.add_argument("--no-cache", action="store_true", help="run every step again")
+    args = parser.parse_args(argv)
+    pipelines = all_pipelines()
+    if args.stage:
+        if args.stage not in RERUNS:
+            parser.error(f"unknown stage {args.stage!r}; one of {list(RERUNS)}")
+        pipeline = RERUNS[args.stage]
+        params = stage_params(args.stage, args.model, args.data, args.world, args.root)
+    else:
+        if args.pipeline not in pipelines:
+            parser.error(f"unknown pipeline {args.pipeline!r}; one of {sorted(pipelines)}")
+        pipeline, params = pipelines[args.pipeline], {}
+    params.update(parse_sets(args.set))
+    host = os.environ.get("KFP_HOST")
+    if host:
+        return submit(pipeline, params, host)
+    accepted = set(pipeline.component_spec.inputs or {})
+    local_defaults = {
+        "checkpoint_root": str((args.root / "checkpoints").absolute()),
+        "store_uri": (STORE.absolute()).as_uri(),
+    }
+    params = {**{k: v for k, v in local_defaults.items() if k in accepted}, **params}
+    result = run_local(pipeline, params, args.root, cache=not args.no_cache)
+    print_summary(result, STORE)
+    return 0 if result.status == "SUCCESS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
