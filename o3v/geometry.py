@@ -138,8 +138,10 @@ def smart_resize(
     """
     if height <= 0 or width <= 0:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
-    h_bar = max(factor, round(height / factor) * factor)
-    w_bar = max(factor, round(width / factor) * factor)
+    # Round first and apply the pixel budget after, as the transformers processors do (a side under half a
+    # patch step rounds to 0 and is then scaled up by the min_pixels rule).
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
     if h_bar * w_bar > max_pixels:
         beta = math.sqrt(height * width / max_pixels)
         h_bar = max(factor, math.floor(height / beta / factor) * factor)
