@@ -109,8 +109,36 @@ def run_teacher(teacher: Any, jobs: list[VideoJob]) -> Iterator[tuple[VideoJob, 
     bar.close()
 
 
-def _add_items(out: StageOutput, job: VideoJob, reply: TeacherReply, media: MediaChecker, ids: set[str]) -> int:
-    """Keep or reject every item of one reply; returns how many units it added."""
+def _add_item(
+    out: StageOutput,
+    raw: Any,
+    rec: Record | RecordError,
+    base: dict,
+    media: MediaChecker,
+    ids: set[str],
+    invalid: str = "teacher_invalid_record",
+    **extra: Any,
+) -> None:
+    """Keep or reject one candidate record (schema, unique id, media pre-flight)."""
+    if isinstance(rec, RecordError):
+        out.reject(
+            reject_row(STAGE, invalid, **base, field=rec.field, values=None, message=str(rec), record=raw, **extra)
+        )
+        return
+    rid = base["id"] = rec.id if rec.id is not None else base["id"]
+    problem = Problem("duplicate_id", "id", rid) if rid is None or str(rid) in ids else None
+    problem = problem or (media.attach(rec) if not rec.is_video or MEDIA_META not in rec.extra else None)
+    if problem:
+        out.reject(reject_row(STAGE, problem.reason, **base, field=problem.field, values=problem.values, record=raw))
+        return
+    ids.add(str(rid))
+    out.keep(rec)
+
+
+def _add_reply(
+    out: StageOutput, job: VideoJob, reply: TeacherReply, media: MediaChecker, ids: set[str], invalid: str
+) -> int:
+    """Keep or reject every item of one teacher reply; returns how many units it added."""
     if reply.error is not None:
         p = reply.error
         out.reject(
@@ -127,32 +155,24 @@ def _add_items(out: StageOutput, job: VideoJob, reply: TeacherReply, media: Medi
         )
         return 1
     for j, (raw, rec) in enumerate(reply.items):
-        rid = rec.id if isinstance(rec, Record) else f"{job.id}-{j}"
+        rid = raw.get("id") if isinstance(raw, dict) and raw.get("id") is not None else f"{job.id}-{j}"
         base = {"id": rid, "index": job.index, "video": job.rel_path, "item": j}
-        if isinstance(rec, RecordError):
-            out.reject(
-                reject_row(
-                    STAGE,
-                    "teacher_invalid_record",
-                    **base,
-                    field=rec.field,
-                    values=None,
-                    message=str(rec),
-                    record=raw,
-                    raw=reply.raw,
-                )
-            )
-            continue
-        problem = Problem("duplicate_id", "id", rid) if rid in ids or rid is None else None
-        problem = problem or (media.attach(rec) if not rec.is_video or MEDIA_META not in rec.extra else None)
-        if problem:
-            out.reject(
-                reject_row(STAGE, problem.reason, **base, field=problem.field, values=problem.values, record=raw)
-            )
-            continue
-        ids.add(rid)  # type: ignore[arg-type]
-        out.keep(rec)
+        _add_item(out, raw, rec, base, media, ids, invalid, **({"raw": reply.raw} if invalid != "schema" else {}))
     return len(reply.items)
+
+
+def _add_unclaimed(out: StageOutput, teacher: Any, entries: list, media: MediaChecker, ids: set[str]) -> int:
+    """Synth records that belong to no manifest video: still images are checked and kept, videos rejected."""
+    items = teacher.unclaimed({e.rel_path for e in entries}) if hasattr(teacher, "unclaimed") else []
+    for j, (raw, rec) in enumerate(items):
+        base = {"id": raw.get("id") if isinstance(raw, dict) else None, "index": None, "item": j}
+        if isinstance(rec, Record) and rec.is_video:
+            out.reject(
+                reject_row(STAGE, "not_in_manifest", **base, field="video_path", values=rec.video_path, record=raw)
+            )
+        else:
+            _add_item(out, raw, rec, base, media, ids, "schema")
+    return len(items)
 
 
 def _import(src: Source, out_dir: Path, cfg: CurateConfig, cache: Path) -> dict[str, Any]:
@@ -210,8 +230,9 @@ def annotate(source: str | Path, out_dir: str | Path, config: Any = None) -> dic
             continue
         jobs.append(VideoJob(e.index, e.id, e.rel_path, local, meta))
     n_in, ids, failed_calls, cached = len(out.rejects), set(), 0, 0
+    invalid = "schema" if teacher.name == "synthetic" else "teacher_invalid_record"
     for job, reply in run_teacher(teacher, jobs):
-        n_in += _add_items(out, job, reply, media, ids)
+        n_in += _add_reply(out, job, reply, media, ids, invalid)
         failed_calls += reply.error is not None
         cached += reply.cached
     meta = {

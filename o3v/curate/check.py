@@ -32,7 +32,7 @@ from tqdm import tqdm
 from o3v.curate.config import CheckConfig, CurateConfig, load_config
 from o3v.curate.dataset import Problem, StageOutput, open_dataset, problems_reject, reject_row, schema_reject
 from o3v.geometry import box_iou
-from o3v.grounded import Claim, parse
+from o3v.grounded import Claim, parse_claims, parse_times
 from o3v.records import MCQ_TASKS, TEMPORAL_TASKS, Record, RecordError, gt_option, gt_span
 
 log = logging.getLogger(__name__)
@@ -183,14 +183,13 @@ def consistency_problems(record: Record, cfg: CheckConfig) -> list[Problem]:
     """All single-record consistency problems (near-duplicates are a cross-record rule, see `find_duplicates`)."""
     reasoning = record.reasoning_process
     out = tag_problems(reasoning, "reasoning_process") + tag_problems(record.answer, "answer")
-    g = parse(f"<think>{reasoning}</think>") if reasoning else None
-    claims = g.claims if g else ()
-    if g and cfg.require_well_formed_claims:
-        n_obj = reasoning.count("<obj>")  # type: ignore[union-attr]
+    claims = parse_claims(reasoning) if reasoning else ()
+    if reasoning and cfg.require_well_formed_claims:
+        n_obj = reasoning.count("<obj>")
         if n_obj != len(claims):
             out.append(Problem("malformed_claim", "reasoning_process", {"obj_tags": n_obj, "claims": len(claims)}))
     out += claim_problems(record, claims, cfg.time_tolerance_s, cfg.box_iou)
-    out += answer_problems(record, g.think_times if g else (), cfg.span_tolerance_s)
+    out += answer_problems(record, parse_times(reasoning) if reasoning else (), cfg.span_tolerance_s)
     return out
 
 

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from o3v.curate.config import CurateConfig, FilterConfig, load_config
 from o3v.curate.dataset import Problem, StageOutput, open_dataset, problems_reject, schema_reject
 from o3v.geometry import area_fraction, box_problem
-from o3v.grounded import parse
+from o3v.grounded import Claim, parse_claims
 from o3v.records import TEMPORAL_TASKS, Record, RecordError, gt_box, gt_span
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,11 @@ def _frame_size(record: Record) -> tuple[float, float]:
     return 1.0, 1.0
 
 
-def box_problems(record: Record, max_area: float) -> list[Problem]:
+def _claims(record: Record) -> tuple[Claim, ...]:
+    return parse_claims(record.reasoning_process) if record.reasoning_process else ()
+
+
+def box_problems(record: Record, max_area: float, claims: tuple[Claim, ...] | None = None) -> list[Problem]:
     """Problems of every key_items box, the visual-QA answer box and every claim box in the reasoning."""
     w, h = _frame_size(record)
     out: list[Problem] = []
@@ -72,16 +76,15 @@ def box_problems(record: Record, max_area: float) -> list[Problem]:
         code = "box_missing" if box is None else box_check(box, max_area, w, h)
         if code:
             out.append(Problem(code, "answer", box if box is not None else record.answer))
-    if record.reasoning_process:
-        for claim in parse(f"<think>{record.reasoning_process}</think>").claims:
-            for box in claim.boxes:
-                code = box_check(box, max_area, w, h)
-                if code:
-                    out.append(Problem(f"claim_{code}", "reasoning_process", {"object": claim.object, "box": box}))
+    for claim in _claims(record) if claims is None else claims:
+        for box in claim.boxes:
+            code = box_check(box, max_area, w, h)
+            if code:
+                out.append(Problem(f"claim_{code}", "reasoning_process", {"object": claim.object, "box": box}))
     return out
 
 
-def time_problems(record: Record, slack: float) -> list[Problem]:
+def time_problems(record: Record, slack: float, claims: tuple[Claim, ...] | None = None) -> list[Problem]:
     """Key-frame, claim and answer-span times outside the video, and key_items keyed by no key frame."""
     meta = record.extra.get(MEDIA_META)
     if not isinstance(meta, dict):
@@ -98,11 +101,10 @@ def time_problems(record: Record, slack: float) -> list[Problem]:
     for idx in record.key_items or {}:
         if str(idx) not in frame_ids:
             out.append(Problem("key_items_unknown_frame", f"key_items.{idx}", {"key_frames": sorted(frame_ids)}))
-    if record.reasoning_process:
-        for claim in parse(f"<think>{record.reasoning_process}</think>").claims:
-            if claim.time > limit:
-                values = {"object": claim.object, "time": claim.time, "duration": duration}
-                out.append(Problem("claim_time_outside_video", "reasoning_process", values))
+    for claim in _claims(record) if claims is None else claims:
+        if claim.time > limit:
+            values = {"object": claim.object, "time": claim.time, "duration": duration}
+            out.append(Problem("claim_time_outside_video", "reasoning_process", values))
     if record.task in TEMPORAL_TASKS:
         span = gt_span(record)
         if span is not None and span[1] < span[0]:
@@ -114,7 +116,8 @@ def time_problems(record: Record, slack: float) -> list[Problem]:
 
 def rule_problems(record: Record, cfg: FilterConfig) -> list[Problem]:
     """All rule-based problems of one record (empty list: the record goes on to category verification)."""
-    return time_problems(record, cfg.time_slack_s) + box_problems(record, cfg.max_box_area)
+    claims = _claims(record)  # parsed once for both rule families
+    return time_problems(record, cfg.time_slack_s, claims) + box_problems(record, cfg.max_box_area, claims)
 
 
 def filter_records(in_dir: str | Path, out_dir: str | Path, config: Any = None) -> dict[str, Any]:

@@ -146,20 +146,19 @@ def frame_times(duration: float, n: int) -> list[float]:
 
 
 def load_frames(job: VideoJob, n: int, max_side: int) -> tuple[list[float], list[Any]]:
-    """Decode `n` frames (PIL images, longer side <= max_side) at exact times through `o3v.video`."""
+    """Decode `n` frames through `o3v.video` (PIL images, longer side <= max_side) and their true times."""
     from PIL import Image
 
     from o3v.video import frames_at
 
-    times = frame_times(float(job.meta["duration"]), n)
-    frames = frames_at(job.local_path, times)
+    sampled = frames_at(job.local_path, frame_times(float(job.meta["duration"]), n))
     images = []
-    for frame in frames:
+    for frame in sampled.frames:
         img = Image.fromarray(frame)
         if max(img.size) > max_side:
             img.thumbnail((max_side, max_side))
         images.append(img)
-    return times, images
+    return list(sampled.times), images
 
 
 def prompt_parts(times: list[float], duration: float, n_items: int) -> list[tuple[str, Any]]:

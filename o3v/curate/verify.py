@@ -126,7 +126,7 @@ class ModelVerifier:
         else:
             from o3v.video import frames_at
 
-            img = Image.fromarray(frames_at(local, [item.time])[0])
+            img = Image.fromarray(frames_at(local, [item.time]).frames[0])
         x1, y1, x2, y2 = item.box
         px, py = (x2 - x1) * self.pad, (y2 - y1) * self.pad
         box = (max(0.0, x1 - px) * img.width, max(0.0, y1 - py) * img.height,
