@@ -75,17 +75,19 @@ def timeline(
     """A bar per span kind: GT spans on the top row, predicted spans below, ticks every second-ish."""
     from PIL import Image, ImageDraw
 
-    height, pad = 46, 6
+    height, pad, left = 46, 6, 34
     img = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     end = max([duration or 0.0, *(e for _, e in [*gt, *pred])] + [1e-6])
-    inner = width - 2 * pad
+    inner = width - left - pad
 
     def x(t: float) -> float:
-        return pad + inner * max(0.0, min(float(t), end)) / end
+        return left + inner * max(0.0, min(float(t), end)) / end
 
-    draw.rectangle([pad, 8, width - pad, 20], outline=(180, 180, 180))
-    draw.rectangle([pad, 26, width - pad, 38], outline=(180, 180, 180))
+    draw.text((2, 9), "GT", fill=GT_COLOR)
+    draw.text((2, 27), "pred", fill=PRED_COLOR)
+    draw.rectangle([left, 8, width - pad, 20], outline=(180, 180, 180))
+    draw.rectangle([left, 26, width - pad, 38], outline=(180, 180, 180))
     for s, e in gt:
         draw.rectangle([x(s), 8, max(x(e), x(s) + 1), 20], fill=GT_COLOR)
     for s, e in pred:
@@ -93,7 +95,7 @@ def timeline(
             draw.rectangle([x(s), 26, max(x(e), x(s) + 1), 38], fill=PRED_COLOR)
     for t in marks:
         draw.line([x(t), 40, x(t), 45], fill=(80, 80, 80))
-    draw.text((pad, 0), "0s", fill=(0, 0, 0))
+    draw.text((left, 0), "0s", fill=(0, 0, 0))
     draw.text((width - pad - 40, 0), f"{end:.1f}s", fill=(0, 0, 0))
     return img
 

@@ -208,7 +208,7 @@ text-align:right} th{background:#f4f4f4} td.l,th.l{text-align:left}
 
 
 def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f}"
+    return "–" if v is None else f"{100 * v + 0.0:.1f}"  # + 0.0: no "-0.0"
 
 
 def _table(rows: list[dict], with_blind: bool) -> str:
