@@ -1,7 +1,7 @@
 """Optional reasoning rewrite (`check.rewrite: openai | local`), the last step of upstream's construction.
 
 The teacher gets the question, answer and the checked reasoning and returns `{"reasoning": "..."}`. A
-rewrite is applied only when it keeps every grounded claim verbatim (same multiset of claims), passes
+rewrite is applied only when it keeps every grounded claim and every `<t>` time (same multisets), passes
 every consistency rule again and concludes with the same option; otherwise the record keeps its
 checked reasoning and the reason is counted in stats.json (`rewrite.kept_original`). An applied rewrite
 keeps the previous text in the record's `reasoning_original` field.
@@ -21,7 +21,7 @@ from tqdm import tqdm
 from o3v.curate.config import CurateConfig
 from o3v.curate.dataset import set_field
 from o3v.curate.media import default_cache_dir
-from o3v.grounded import parse
+from o3v.grounded import parse_claims, parse_times
 from o3v.records import Record
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ Reply with ONE JSON object and nothing else: {"reasoning": "..."}"""
 
 
 def _claims(text: str) -> Counter:
-    return Counter(parse(f"<think>{text}</think>").claims)
+    return Counter(parse_claims(text))
 
 
 def rewrite_one(chat: Any, rec: Record, cfg: CurateConfig) -> tuple[str | None, str]:
@@ -58,6 +58,8 @@ def rewrite_one(chat: Any, rec: Record, cfg: CurateConfig) -> tuple[str | None, 
         return None, "rewrite_unparseable"
     if _claims(new) != _claims(old):
         return None, "rewrite_changed_claims"
+    if Counter(parse_times(new)) != Counter(parse_times(old)):
+        return None, "rewrite_changed_times"
     if stated_option(new) != stated_option(old):
         return None, "rewrite_changed_option"
     trial = dataclasses.replace(rec, reasoning_process=new)
