@@ -11,7 +11,8 @@ export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 
-REGISTRY ?= localhost:5000/o3v
+# Images go where the compiled pipeline will look for them: O3V_REGISTRY (manifests/overlays/<overlay>/platform.env).
+REGISTRY ?= $(or $(O3V_REGISTRY),localhost:5000/o3v)
 STAGE ?= eval
 MODEL ?=
 DATA ?=
@@ -77,8 +78,9 @@ push: ## push the images: make push REGISTRY=...
 deploy: ## kubectl apply -k manifests/overlays/$(OVERLAY)
 	kubectl apply -k manifests/overlays/$(OVERLAY)
 
-undeploy: ## kubectl delete -k manifests/overlays/$(OVERLAY)
-	kubectl delete -k manifests/overlays/$(OVERLAY)
+# Only objects labelled part-of=o3v: the shared kubeflow Namespace (KFP itself) and the checkpoint volume stay.
+undeploy: ## kubectl delete -k manifests/overlays/$(OVERLAY) (o3v-labelled objects only)
+	kubectl delete -k manifests/overlays/$(OVERLAY) -l app.kubernetes.io/part-of=o3v
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build out local_outputs .pytest_cache
