@@ -4,6 +4,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from o3v.eval.benchmarks import mcq, videomme, videommmu, worldsense
 
@@ -195,3 +197,10 @@ def test_videommmu_subsets_mcq_and_open(tmp_path):
     ]
     m = videommmu.score(samples, rows)
     assert m["accuracy"] == 1.0 and m["open"]["accuracy"] == 1.0 and m["by_subset"]["Perception"]["mean"] == 1.0
+
+
+@given(st.text(max_size=120))
+def test_letter_parsers_never_raise_and_return_valid_letters(text):
+    for mode in ("strict", "mmmu"):
+        letter = mcq.parse_letter(text, OPTS, mode)
+        assert letter is None or letter in "ABCD"

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from o3v.eval.benchmarks import vstar
 from o3v.eval.benchmarks.base import BenchmarkError, Media
@@ -222,3 +224,11 @@ def test_baselines_constant_rows(annotations):
     assert b["whole_video_span"]["tiou"] == pytest.approx((4 / 30 + 10 / 100 + 50 / 200) / 3)
     assert b["best_constant_span"]["tiou"] >= b["whole_video_span"]["tiou"]
     assert 0 <= b["mean_box"]["viou"] <= 1 and 0 <= b["full_frame_box"]["viou"] <= 1
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.sampled_from(list("{}[]\"':,0123456789. <>/answrxyz\n`json")), max_size=80))
+def test_official_parsers_never_raise_on_model_output(text):
+    when = vstar.parse_when(text)
+    assert when == [] or len(when) == 2
+    assert vstar.parse_where(text) is None or isinstance(vstar.parse_where(text), dict | list)

@@ -1,0 +1,90 @@
+"""The V-STaR judge: backends behind one interface, identity recorded, raw replies cached and reused."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from o3v.eval.benchmarks import vstar
+from o3v.eval.judge import SYSTEM_PROMPT, ExactBackend, Judge, JudgeConfig, make_judge
+
+# The curation area's loopback OpenAI-compatible replay server (one copy in the repo, loaded by path).
+_spec = importlib.util.spec_from_file_location(
+    "openai_replay", Path(__file__).parents[1] / "curate" / "openai_replay.py"
+)
+replay = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(replay)
+
+
+def test_exact_backend_rates_normalized_equality():
+    b = ExactBackend()
+    assert b.reply([("q", "A red Circle.", "a red circle"), ("q", "red circle", "blue square"), ("q", "", "")]) == [
+        "3",
+        "0",
+        "0",
+    ]
+
+
+def test_judge_cache_is_reused_across_instances(tmp_path):
+    cache = tmp_path / "judge.jsonl"
+    items = [("q1", "cat", "cat"), ("q2", "dog", "cat")]
+    first = make_judge({"backend": "exact"}, cache)
+    assert first.rate(items) == ["3", "0"] and first.calls == 2
+    second = make_judge({"backend": "exact"}, cache)
+    assert second.rate(items) == ["3", "0"] and second.calls == 0  # re-scoring never re-judges
+    entry = json.loads(cache.read_text().splitlines()[0])
+    assert entry["reply"] == "3" and entry["judge_model"] == "o3v-exact-match" and entry["candidate"] == "cat"
+
+
+def test_openai_backend_is_greedy_and_records_identity(tmp_path):
+    with replay.ReplayServer(
+        {"Candidate answer: a dog": [{"status": 503}, {"content": "2"}]}, default=[{"content": "not a number"}]
+    ) as srv:
+        cfg = JudgeConfig(
+            backend="openai",
+            model="Qwen/Qwen2.5-72B-Instruct",
+            revision="abc123",
+            base_url=srv.url,
+            api_key_env=None,
+            cache_dir=str(tmp_path),
+        )
+        judge = make_judge(cfg, tmp_path / "judge.jsonl")
+        judge.backend.client._sleep = lambda s: None  # no real backoff waits in the test
+        replies = judge.rate([("what?", "a dog", "a dog"), ("what?", "a dog", "a cat")])
+        body = srv.requests[0]
+    assert replies == ["2", "not a number"]
+    assert body["temperature"] == 0.0 and body["model"] == "Qwen/Qwen2.5-72B-Instruct"
+    assert body["messages"][0]["content"] == SYSTEM_PROMPT and "response_format" not in body
+    rows = vstar.judge_rows(
+        [
+            {"question": "what?", "answer": "a dog", "answer_vqa": "a dog"},
+            {"question": "what?", "answer": "a dog", "answer_vqa": "a cat"},
+            {"question": "what?", "answer": "a dog", "answer_vqa": ""},
+        ],
+        judge,
+    )
+    assert [r.get("judge_score") for r in rows] == [2, -1, None]  # unparsable reply -> -1; empty -> not judged
+    assert rows[0]["judge_model"] == "Qwen/Qwen2.5-72B-Instruct" and rows[0]["judge_revision"] == "abc123"
+    assert vstar.judge_info(rows[:2])["official"] is True
+
+
+def test_judge_rows_keep_existing_scores_unless_forced():
+    judge = Judge(ExactBackend())
+    rows = [{"question": "q", "answer": "x", "answer_vqa": "y", "judge_score": 3}]
+    assert vstar.judge_rows(rows, judge)[0]["judge_score"] == 3 and judge.calls == 0
+    assert vstar.judge_rows(rows, judge, force=True)[0]["judge_score"] == 0
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        ({"backend": "gpt4"}, "unknown judge backend"),
+        ({"backend": "openai"}, "needs judge.base_url"),
+        ({"backend": "transformers"}, "needs judge.model"),
+        ({"backend": "exact", "temperature": 1}, "unknown judge"),
+    ],
+)
+def test_make_judge_errors(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        make_judge(cfg)
