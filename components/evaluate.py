@@ -11,7 +11,8 @@ def evaluate_benchmark(
     model: Input[Model],
     world: Input[Dataset],
     benchmark: dict,
-    config: dict,
+    config: str,
+    overrides: dict,
     knobs: dict,
     results: Output[Dataset],
     metrics: Output[Metrics],
@@ -19,7 +20,9 @@ def evaluate_benchmark(
     """Scores the model on one benchmark: `benchmark` = {"name", "annotations" (relative to the world)}."""
     from o3v.artifacts.stages import evaluate
 
-    evaluate.evaluate(model, world, results, metrics, benchmark=benchmark, config=config, knobs=knobs)
+    evaluate.evaluate(
+        model, world, results, metrics, benchmark=benchmark, config=config, overrides=overrides, knobs=knobs
+    )
 
 
 @dsl.component(base_image=O3V_IMAGE, install_kfp_package=False)

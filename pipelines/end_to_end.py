@@ -89,7 +89,12 @@ def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
     uncached(on_cpu(control.publish_version(artifact=model, name="o3v-model", kind="model", store_uri=store)))
     with dsl.ParallelFor(p["benchmarks"], parallelism=2, name="benchmarks") as bench:
         ev = evaluate.evaluate_benchmark(
-            model=model, world=benchmark_root, benchmark=bench, config=p["eval_config"], knobs=knobs
+            model=model,
+            world=benchmark_root,
+            benchmark=bench,
+            config=p["eval_config"],
+            overrides=p["eval_overrides"],
+            knobs=knobs,
         )
         on_gpu(ev, *accel, timeout_s=TIMEOUTS_S["eval"]).set_display_name("eval")
     return sft, gspo, ev
@@ -137,7 +142,8 @@ def o3v_pipeline(
     min_pixels: int = 0,
     max_pixels: int = 0,
     benchmarks: list = DEFAULT_BENCHMARKS,
-    eval_config: dict = {},  # noqa: B006
+    eval_config: str = "tiny-cpu",
+    eval_overrides: dict = {},  # noqa: B006
     checkpoint_root: str = CHECKPOINT_MOUNT,
     store_uri: str = platform.ARTIFACT_STORE,
     accelerator_type: str = GPU_RESOURCE,
@@ -164,7 +170,8 @@ def o3v_manifest_pipeline(
     min_pixels: int = 0,
     max_pixels: int = 0,
     benchmarks: list = DEFAULT_BENCHMARKS,
-    eval_config: dict = {},  # noqa: B006
+    eval_config: str = "tiny-cpu",
+    eval_overrides: dict = {},  # noqa: B006
     checkpoint_root: str = CHECKPOINT_MOUNT,
     store_uri: str = platform.ARTIFACT_STORE,
     accelerator_type: str = GPU_RESOURCE,

@@ -31,7 +31,8 @@ def retrain_pipeline(
     min_pixels: int = 0,
     max_pixels: int = 0,
     benchmarks: list = DEFAULT_BENCHMARKS,
-    eval_config: dict = {},  # noqa: B006
+    eval_config: str = "tiny-cpu",
+    eval_overrides: dict = {},  # noqa: B006
     checkpoint_root: str = CHECKPOINT_MOUNT,
     accelerator_type: str = GPU_RESOURCE,
     accelerator_count: int = 1,
@@ -72,7 +73,12 @@ def retrain_pipeline(
     )
     with dsl.ParallelFor(benchmarks, parallelism=2, name="benchmarks") as bench:
         ev = evaluate.evaluate_benchmark(
-            model=gspo.outputs["model"], world=world, benchmark=bench, config=eval_config, knobs=knobs
+            model=gspo.outputs["model"],
+            world=world,
+            benchmark=bench,
+            config=eval_config,
+            overrides=eval_overrides,
+            knobs=knobs,
         )
         on_gpu(ev, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["eval"])
     on_cpu(

@@ -96,7 +96,8 @@ def rerun_eval(
     model_uri: str,
     world_uri: str,
     benchmarks: list = DEFAULT_BENCHMARKS,
-    eval_config: dict = {},  # noqa: B006
+    eval_config: str = "tiny-cpu",
+    eval_overrides: dict = {},  # noqa: B006
     seed: int = 0,
     fps: float = 0.0,
     max_frames: int = 0,
@@ -108,7 +109,9 @@ def rerun_eval(
     knobs = _knobs(seed, fps, max_frames, min_pixels, max_pixels)
     model, world = _model(model_uri), _dataset(world_uri)
     with dsl.ParallelFor(benchmarks, parallelism=2, name="benchmarks") as bench:
-        ev = evaluate.evaluate_benchmark(model=model, world=world, benchmark=bench, config=eval_config, knobs=knobs)
+        ev = evaluate.evaluate_benchmark(
+            model=model, world=world, benchmark=bench, config=eval_config, overrides=eval_overrides, knobs=knobs
+        )
         on_gpu(ev, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["eval"])
     on_cpu(evaluate.build_report(results=dsl.Collected(ev.outputs["results"]), world=world))
 

@@ -9,11 +9,49 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from o3v.artifacts.stages.common import ArtifactLike, MetricsLike, finish, flat_numbers, read_metrics, write_metrics
-from o3v.artifacts.stages.data import world_baselines
+from o3v.artifacts.stages.common import (
+    ArtifactLike,
+    MetricsLike,
+    finish,
+    flat_numbers,
+    read_json,
+    read_metrics,
+    write_metrics,
+)
 from o3v.artifacts.stages.train import model_source
 
 log = logging.getLogger(__name__)
+
+# Pipeline knob -> eval config field (o3v.eval.config.EvalConfig); 0 keeps the config's value.
+KNOB_FIELDS = {
+    "fps": ("frames", "sample_fps"),
+    "max_frames": ("frames", "max_frames"),
+    "min_pixels": ("min_pixels",),
+    "max_pixels": ("max_pixels",),
+    "seed": ("voting", "seed"),
+}
+
+
+def eval_overrides(overrides: Mapping[str, Any] | None, knobs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Eval config overrides from the pipeline's knobs (0 = keep, except the seed); explicit overrides win.
+
+    >>> eval_overrides({"limit": 4}, {"seed": 1, "max_frames": 0, "fps": 2.0})
+    {'voting': {'seed': 1}, 'frames': {'sample_fps': 2.0}, 'limit': 4}
+    """
+    out: dict[str, Any] = {}
+    for knob, value in (knobs or {}).items():
+        if knob not in KNOB_FIELDS:
+            raise ValueError(f"unknown eval knob {knob!r}; expected one of {sorted(KNOB_FIELDS)}")
+        if not value and knob != "seed":
+            continue
+        *parents, leaf = KNOB_FIELDS[knob]
+        node = out
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    for key, value in dict(overrides or {}).items():
+        out[key] = {**out[key], **value} if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def evaluate(
@@ -23,36 +61,34 @@ def evaluate(
     metrics: MetricsLike,
     *,
     benchmark: Mapping[str, str],
-    config: dict,
-    knobs: dict | None = None,
+    config: str,
+    overrides: Mapping[str, Any] | None = None,
+    knobs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score `model` on one benchmark file of the world (`o3v.eval.runner.evaluate`).
+    """Score `model` on one benchmark file of `world` (`o3v.eval.runner.evaluate`).
 
     Args:
-        benchmark: {"name": adapter name, "annotations": the benchmark file relative to the world folder}.
-        config: eval settings passed through to the runner.
-        knobs: the pipeline's seed / frames / pixels (0 = the eval config's value), merged under `config`.
+        benchmark: {"name": adapter name, "annotations": the file relative to the world/benchmark folder}.
+        config: an eval config name (`tiny-cpu`, `qwen2.5-vl-7b`) or YAML path.
+        overrides: eval config keys to change (e.g. {"limit": 8}).
+        knobs: the pipeline's seed / fps / frames / pixels, mapped onto the eval config.
     """
+    from o3v.eval.config import load_config, to_dict
     from o3v.eval.runner import evaluate as run
 
     name, annotations = benchmark["name"], benchmark["annotations"]
-    settings = eval_config(config, knobs)
-    ann = Path(world.path) / annotations
-    values = run(model_source(model), name, str(ann), world.path, results.path, settings)
-    settings = {"benchmark": name, "annotations": annotations, **settings}
-    finish(results, f"eval-{name}", {"model": model, "world": world}, settings, flat_numbers(values))
-    write_metrics(metrics, {"benchmark": name, **values}, f"eval-{name}", {"results": results}, settings)
-    return values
-
-
-def eval_config(config: Mapping[str, Any] | None, knobs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The runner's config: knobs (non-zero, or the seed) under explicit config keys, which win.
-
-    >>> eval_config({"limit": 4}, {"seed": 1, "max_frames": 0})
-    {'seed': 1, 'limit': 4}
-    """
-    merged = {k: v for k, v in (knobs or {}).items() if v or k == "seed"}
-    return {**merged, **dict(config or {})}
+    cfg = load_config(config, eval_overrides(overrides, knobs))
+    result = run(model_source(model), name, str(Path(world.path) / annotations), world.path, results.path, cfg)
+    settings = {"benchmark": name, "annotations": annotations, "config": config, "resolved": to_dict(cfg)}
+    finish(results, f"eval-{name}", {"model": model, "world": world}, settings, flat_numbers(result["metrics"]))
+    headline = {
+        "benchmark": name,
+        "n_scored": result.get("n_scored"),
+        "metrics": result["metrics"],
+        "baselines": result.get("baselines", {}),
+    }
+    write_metrics(metrics, headline, f"eval-{name}", {"results": results}, {"benchmark": name, "config": config})
+    return result
 
 
 def report(
@@ -67,94 +103,83 @@ def report(
 
     Args:
         results: the per-benchmark result folders (the collected fan-out).
-        world: the synthetic world (its constant baselines go beside every score).
+        world: the world / benchmark folder the results were scored on.
         **stage_metrics: metrics files of the earlier stages (annotate, filter, check, gate_raw,
-            gate_filtered, gate_consistent, sft, gspo); missing ones (None) are shown as not run.
+            gate_filtered, gate_consistent, sft, gspo); missing ones (None) show as not run.
     """
     from o3v.eval.report import build_report
 
     with tempfile.TemporaryDirectory(prefix="o3v-report-") as tmp:
         build_report([r.path for r in results], tmp)
         shutil.copyfile(Path(tmp) / "report.html", html_out.path)
-        values = read_json_file(Path(tmp) / "metrics.json")
-    evals = {r.metadata.get("config", {}).get("benchmark") or Path(r.path).name: _result_metrics(r) for r in results}
-    inputs = {"results": results, "world": world, **{k: v for k, v in stage_metrics.items() if v}}
-    finish(html_out, "report", inputs, {}, {"benchmarks": sorted(evals)})
-    write_metrics(metrics, values, "report", {"results": results, "report": html_out})
-    stages = {name.replace("_", "-"): read_metrics(art.path) for name, art in stage_metrics.items() if art}
-    where = {"report": html_out.uri, "metrics": metrics.uri}
-    text = run_summary(stages, evals, world_baselines(world), where)
+        combined = read_json(Path(tmp) / "metrics.json", "report metrics")
+    present = {k: v for k, v in stage_metrics.items() if v is not None}
+    finish(
+        html_out,
+        "report",
+        {"results": list(results), "world": world, **present},
+        {},
+        {"benchmarks": sorted(combined.get("benchmarks", {}))},
+    )
+    write_metrics(metrics, combined, "report", {"results": list(results), "report": html_out})
+    stages = {name.replace("_", "-"): read_metrics(art.path) for name, art in present.items()}
+    text = run_summary(stages, combined.get("verdicts", {}), {"report": html_out.path, "metrics": metrics.path})
     Path(summary_out.path).write_text(text)
+    summary_out.metadata.update({"stage": "summary"})
     return text
 
 
-def read_json_file(path: Path) -> dict[str, Any]:
-    """A JSON object from `path` (ValueError naming the file otherwise)."""
-    from o3v.artifacts.stages.common import read_json
-
-    return read_json(path, "report metrics")
-
-
-def _result_metrics(result: ArtifactLike) -> dict[str, Any]:
-    path = Path(result.path) / "metrics.json"
-    return read_json_file(path) if path.is_file() else {}
-
-
 def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     return "–" if value is None else str(value)
 
 
 def run_summary(
-    stages: Mapping[str, Mapping[str, Any]],
-    evals: Mapping[str, Mapping[str, Any]],
-    baselines: Mapping[str, Any],
-    where: Mapping[str, str],
+    stages: Mapping[str, Mapping[str, Any]], verdicts: Mapping[str, list], where: Mapping[str, str]
 ) -> str:
-    """The short Markdown summary of a finished run (pure: metrics dicts in, text out)."""
-    lines = [
-        "# o3v run summary",
-        "",
-        "## Curation (kept + rejected = in)",
-        "",
-        "| stage | in | kept | rejected |",
-        "|---|---:|---:|---:|",
-    ]
+    """The short Markdown summary of a finished run (pure: metrics dicts in, text out).
+
+    Args:
+        stages: metrics by stage name (annotate, filter, check, gate-raw, ..., sft, gspo); absent = not run.
+        verdicts: the report's headline rows per benchmark (value, baselines, verdict).
+        where: named paths or URIs to print at the end (report, metrics, ...).
+    """
+    lines = ["# o3v run summary", "", "## Curation (kept + rejected = in)", "",
+             "| stage | in | kept | rejected |", "|---|---:|---:|---:|"]  # fmt: skip
     for name in ("annotate", "filter", "check"):
-        s = stages.get(name, {})
-        lines.append(f"| {name} | {_fmt(s.get('in'))} | {_fmt(s.get('kept'))} | {_fmt(s.get('rejected'))} |")
+        s = stages.get(name)
+        row = [_fmt(s.get(k)) for k in ("in", "kept", "rejected")] if s else ["not run"] * 3
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
     lines += ["", "## Gates", "", "| gate | result | expectations met |", "|---|---|---|"]
     for name in ("gate-raw", "gate-filtered", "gate-consistent"):
-        g = stages.get(name, {})
+        g = stages.get(name)
+        if not g:
+            lines.append(f"| {name[5:]} | not run | – |")
+            continue
         st = g.get("statistics", {})
         met = f"{_fmt(st.get('successful_expectations'))}/{_fmt(st.get('evaluated_expectations'))}"
         lines.append(f"| {g.get('gate', name)} | {'passed' if g.get('passed') else 'FAILED'} | {met} |")
-    lines += [
-        "",
-        "## Training",
-        "",
-        "| stage | steps | loss first → last | reward first → last |",
-        "|---|---:|---|---|",
-    ]
+    lines += ["", "## Training", "", "| stage | steps | loss first → last | reward first → last |",
+              "|---|---:|---|---|"]  # fmt: skip
     for name in ("sft", "gspo"):
-        t = stages.get(name, {})
+        t = stages.get(name)
+        if not t:
+            lines.append(f"| {name} | not run | – | – |")
+            continue
         loss = f"{_fmt(t.get('loss_first'))} → {_fmt(t.get('loss_last'))}"
         reward = f"{_fmt(t.get('reward_first'))} → {_fmt(t.get('reward_last'))}" if "reward_first" in t else "–"
         lines.append(f"| {name} | {_fmt(t.get('global_step'))} | {loss} | {reward} |")
-    lines += [
-        "",
-        "## Evaluation beside constant baselines",
-        "",
-        "| benchmark | metric | model | baselines |",
-        "|---|---|---:|---|",
-    ]
-    for bench, values in sorted(evals.items()):
-        base = flat_numbers(baselines.get(bench, {})) if isinstance(baselines.get(bench), Mapping) else {}
-        for key, value in sorted(flat_numbers(values).items()):
-            if key.endswith(("_s", "seconds", "samples", "count")) or key.startswith(("n_", "time")):
-                continue
-            beside = ", ".join(f"{b}={_fmt(v)}" for b, v in sorted(base.items()) if b.split(".")[-1] == key)
-            lines.append(f"| {bench} | {key} | {_fmt(value)} | {beside or '–'} |")
+    lines += ["", "## Evaluation beside constant baselines", "",
+              "| benchmark | metric | model | best constant baseline | verdict |",
+              "|---|---|---:|---|---|"]  # fmt: skip
+    for bench, rows in sorted(verdicts.items()):
+        for row in rows:
+            best = row.get("best_baseline")
+            base = f"{best} = {_fmt(row.get('baseline_value'))}" if best else "–"
+            value = _fmt(row.get("value"))
+            lines.append(f"| {bench} | {row.get('metric')} | {value} | {base} | {row.get('verdict')} |")
     lines += ["", "## Where", ""] + [f"- {k}: `{v}`" for k, v in where.items()]
     return "\n".join(lines) + "\n"
