@@ -1,0 +1,213 @@
+"""`generate`: write a whole synthetic world (videos, STGR records, faults, benchmarks, baselines) to a folder.
+
+Layout (docs/architecture.md): `synth.json`, `world.json`, `manifest.jsonl`, `videos/*.mp4`,
+`images/*.png`, `stgr/STGR-SFT.json`, `stgr/STGR-RL.json`, `faults.jsonl`, `benchmarks/...`.
+
+Train/eval split: the last `round(videos * heldout)` videos (at least one when there are two or more
+videos and `heldout > 0`) are held out: the benchmark files use only them, while the STGR records and
+`manifest.jsonl` (the input of `o3v annotate`) use only the others, so evaluation never scores a model
+on videos it was trained on. With `heldout=0` (or a single video) the benchmarks share the training
+videos, and the summary and a warning say so.
+
+Determinism: every random choice comes from generators seeded with `(seed, video index, stream)`, and
+the encoder runs single-threaded, so the same arguments give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from o3v.records import TASKS, write_jsonl, write_records
+from o3v.synth import benchmarks as bench
+from o3v.synth.faults import FAULTS, STAGES, inject_faults
+from o3v.synth.tasks import Draft, build_drafts
+from o3v.synth.world import VideoSpec, WorldConfig, make_spec, render, spec_to_json, write_mp4
+
+log = logging.getLogger(__name__)
+
+# Outputs of a previous run that a new run replaces (nothing else in OUT is touched).
+_OWNED = ("synth.json", "world.json", "manifest.jsonl", "faults.jsonl", "videos", "images", "stgr", "benchmarks")
+# Random streams per video: independent, so adding videos never changes the earlier ones.
+_SCENE, _TASKS, _BENCH = 0, 1, 2
+_FAULT_STREAM = 1_000_003
+
+
+def _rng(seed: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *keys])
+
+
+def _prepare(out: Path) -> None:
+    """Create OUT, or clear a previous synth run in it; refuse a non-empty folder that is not one."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        if not (out / "synth.json").exists():
+            raise ValueError(
+                f"{out}: directory is not empty and holds no synth.json; refusing to write a world into it"
+            )
+        for name in _OWNED:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _check_args(videos: int, seed: int, faults: float, heldout: float) -> None:
+    if isinstance(videos, bool) or not isinstance(videos, int) or videos < 1:
+        raise ValueError(f"videos must be a positive integer, got {videos!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not 0.0 <= float(faults) <= 1.0:
+        raise ValueError(f"faults must be a rate in [0, 1], got {faults!r}")
+    if not 0.0 <= float(heldout) < 1.0:
+        raise ValueError(f"heldout must be a fraction in [0, 1), got {heldout!r}")
+
+
+def split_counts(videos: int, heldout: float) -> int:
+    """How many videos are held out for the benchmarks."""
+    if videos < 2 or heldout <= 0:
+        return 0
+    return min(videos - 1, max(1, int(round(videos * heldout))))
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _write_benchmarks(out: Path, specs: list[VideoSpec], seed: int) -> tuple[dict, dict]:
+    vstar, tvg, mme = [], [], []
+    for spec in specs:
+        vstar += bench.vstar_items(spec)
+        tvg += bench.tvg_items(spec)
+        mme += bench.videomme_rows(spec, _rng(seed, int(spec.id.rsplit("_", 1)[1]), _BENCH))
+    root = out / "benchmarks"
+    _write_json(root / bench.VSTAR_FILE, vstar)
+    _write_json(root / bench.TVG_FILE, tvg)
+    bench.write_videomme(root / bench.VIDEOMME_FILE, mme)
+    baselines = bench.baselines(vstar, tvg, mme)
+    _write_json(root / "baselines.json", baselines)
+    return {"vstar": len(vstar), "tvgbench": len(tvg), "videomme": len(mme)}, baselines
+
+
+def generate(
+    out_dir: str | Path,
+    videos: int,
+    seed: int,
+    faults: float = 0.0,
+    heldout: float = 0.25,
+    config: WorldConfig | None = None,
+) -> dict:
+    """Write a synthetic grounded-video world to `out_dir` and return its summary (also `synth.json`).
+
+    `faults` is the fraction of STGR records that get one labelled fault (`o3v.synth.faults`);
+    `heldout` the fraction of videos kept for the benchmark files only.
+    """
+    _check_args(videos, seed, faults, heldout)
+    cfg = config or WorldConfig()
+    out = Path(out_dir)
+    _prepare(out)
+    started = time.perf_counter()
+    n_eval = split_counts(videos, heldout)
+    world, manifest, drafts, train_specs, eval_specs = [], [], [], [], []
+    for i in range(videos):
+        vid = f"vid_{i:03d}"
+        spec = make_spec(vid, _rng(seed, i, _SCENE), cfg)
+        video_path = f"videos/{vid}.mp4"
+        write_mp4(render(spec), out / video_path, spec.fps, cfg.crf)
+        split = "eval" if i >= videos - n_eval else "train"
+        log.info(
+            "video %d/%d %s (%s): %d frames, %d objects", i + 1, videos, vid, split, spec.num_frames, len(spec.objects)
+        )
+        world.append({**spec_to_json(spec, video_path), "split": split})
+        if split == "eval":
+            eval_specs.append(spec)
+            continue
+        train_specs.append(spec)
+        manifest.append({"id": vid, "video": video_path})
+        drafts += build_drafts(spec, _rng(seed, i, _TASKS))
+    if n_eval == 0:
+        log.warning("no held-out videos: the benchmark files use the training videos")
+    labels = inject_faults(drafts, faults, _rng(seed, _FAULT_STREAM))
+    _write_stills(out, drafts)
+    sft, rl = zip(*(d.records() for d in drafts)) if drafts else ((), ())
+    write_records(out / "stgr" / "STGR-SFT.json", sft)
+    write_records(out / "stgr" / "STGR-RL.json", rl)
+    write_jsonl(out / "faults.jsonl", labels)
+    write_jsonl(out / "manifest.jsonl", manifest)
+    _write_json(out / "world.json", {"seed": seed, "config": asdict(cfg), "videos": world})
+    bench_counts, baselines = _write_benchmarks(out, eval_specs or train_specs, seed)
+    summary = _summary(
+        seed, videos, faults, heldout, cfg, train_specs, eval_specs, drafts, labels, bench_counts, baselines
+    )
+    _write_json(out / "synth.json", summary)
+    log.info("wrote %s in %.2f s", out, time.perf_counter() - started)
+    return summary
+
+
+def _write_stills(out: Path, drafts: list[Draft]) -> None:
+    for d in drafts:
+        if d.image is not None:
+            path = out / d.image_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(d.image).save(path, format="PNG")
+
+
+def _summary(
+    seed: int,
+    videos: int,
+    faults: float,
+    heldout: float,
+    cfg: WorldConfig,
+    train_specs: list[VideoSpec],
+    eval_specs: list[VideoSpec],
+    drafts: list[Draft],
+    labels: list[dict],
+    bench_counts: dict,
+    baselines: dict,
+) -> dict:
+    by_task = Counter(d.task for d in drafts)
+    by_fault = Counter(label["fault"] for label in labels)
+    return {
+        "seed": seed,
+        "videos": videos,
+        "fault_rate": faults,
+        "heldout": heldout,
+        "config": asdict(cfg),
+        "split": {
+            "train": [s.id for s in train_specs],
+            "eval": [s.id for s in eval_specs],
+            "benchmarks_share_training_videos": not eval_specs,
+        },
+        "records": {"total": len(drafts), "by_task": {t: by_task.get(t, 0) for t in TASKS}},
+        "faults": {
+            "total": len(labels),
+            "target": int(round(faults * len(drafts))),
+            "by_type": {f: by_fault.get(f, 0) for f in FAULTS},
+            "by_stage": dict(Counter(STAGES[label["fault"]] for label in labels)),
+        },
+        "benchmarks": bench_counts,
+        "baselines": baselines,
+        "files": {
+            "world": "world.json",
+            "manifest": "manifest.jsonl",
+            "sft": "stgr/STGR-SFT.json",
+            "rl": "stgr/STGR-RL.json",
+            "faults": "faults.jsonl",
+            "vstar": f"benchmarks/{bench.VSTAR_FILE}",
+            "tvgbench": f"benchmarks/{bench.TVG_FILE}",
+            "videomme": f"benchmarks/{bench.VIDEOMME_FILE}",
+            "baselines": "benchmarks/baselines.json",
+        },
+    }
