@@ -234,6 +234,14 @@ def infer(
 # ----------------------------------------------------------------------------- evaluate
 
 
+def _relative(path: str | Path, root: str | Path) -> str | None:
+    """`path` relative to `root` when it lies inside it, else None."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return None
+
+
 def _blind_pairs(samples: list[Sample]) -> dict[str, Sample]:
     """Each sample paired with the next one (cyclically) whose video/image differs: its frames replace the own."""
     out = {}
@@ -314,6 +322,8 @@ def evaluate(
         "model": handle.name,
         "annotations": str(annotations),
         "media_root": str(root),
+        # lets the report find the file again when the results move to another machine or pod
+        "annotations_rel": _relative(annotations, root),
         "n_samples": len(samples),
         "n_scored": len(scored),
         "n_rejected": len(rejects),
