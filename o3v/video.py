@@ -253,12 +253,26 @@ def _open(path: Path, resize: tuple[int, int] | None = None, num_threads: int = 
     except (RuntimeError, decord.DECORDError) as exc:
         text = str(exc)
         if "cannot find video stream" in text:
-            raise VideoError(path, "has no video stream (zero video frames)") from None
+            raise VideoError(path, _no_video_stream(path)) from None
         raise VideoError(path, f"{_describe(path)} (decord: {_first_line(text)})") from None
     fps = vr.get_avg_fps()
     if not (math.isfinite(fps) and fps > 0):
         raise VideoError(path, f"video reports an unusable frame rate {fps!r}")
     return vr
+
+
+def _no_video_stream(path: Path) -> str:
+    """Why a container has no video stream: an audio-only file, or a truncated index with no usable track."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            kinds = sorted({s.type for s in container.streams})
+    except av.FFmpegError as exc:
+        return f"{_describe(path)} (ffmpeg: {exc})"
+    if {"audio", "subtitle"} & set(kinds):
+        return f"has no video stream (zero video frames; streams: {', '.join(kinds)})"
+    return f"has no usable video track (streams: {', '.join(kinds) or 'none'}): truncated or corrupt"
 
 
 def _check_resize(path: Path, resize: tuple[int, int]) -> tuple[int, int]:

@@ -146,7 +146,8 @@ def generate(
     write_records(out / "stgr" / "STGR-RL.json", rl)
     write_jsonl(out / "faults.jsonl", labels)
     write_jsonl(out / "manifest.jsonl", manifest)
-    _write_json(out / "world.json", {"seed": seed, "config": asdict(cfg), "videos": world})
+    world_json = {"seed": seed, "config": asdict(cfg), "videos": world, "images": _still_sources(drafts)}
+    _write_json(out / "world.json", world_json)
     bench_counts, baselines = _write_benchmarks(out, eval_specs or train_specs, seed)
     summary = _summary(
         seed, videos, faults, heldout, cfg, train_specs, eval_specs, drafts, labels, bench_counts, baselines
@@ -162,6 +163,28 @@ def _write_stills(out: Path, drafts: list[Draft]) -> None:
             path = out / d.image_path
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(d.image).save(path, format="PNG")
+
+
+def _still_sources(drafts: list[Draft]) -> list[dict]:
+    """world.json "images": where each still comes from, and the ground truth of every object on it."""
+    out = []
+    for d in drafts:
+        if d.image_frame is None:
+            continue
+        spec, frame = d.video, d.image_frame
+        objects = [{"name": n, "box": spec.box(n, frame)} for n in spec.visible_at(frame)]
+        out.append(
+            {
+                "image": d.image_path,
+                "video": d.video_path,
+                "frame": frame,
+                "time": frame / spec.fps,
+                "width": spec.width,
+                "height": spec.height,
+                "objects": objects,
+            }
+        )
+    return out
 
 
 def _summary(

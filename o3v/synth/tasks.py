@@ -60,6 +60,7 @@ class Draft:
     answer_obj: str | None = None  # visual QA
     answer_box: list[int] | None = None  # visual QA: original-image pixels
     image: np.ndarray | None = field(default=None, repr=False)  # visual QA still (written as PNG)
+    image_frame: int | None = None  # visual QA: the video frame the still was cut from
     key_frames: dict[str, float] = field(default_factory=dict)  # idx -> time, in time order
     key_frame_index: dict[str, int] = field(default_factory=dict)  # idx -> frame index (ground truth)
     key_items: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
@@ -427,7 +428,7 @@ def visual(spec: VideoSpec, rng: np.random.Generator, rid: str) -> Draft:
     d = Draft(
         rid, "visual QA", spec, question, [], answer_obj=a.name, answer_box=list(spec.clipped_box(a.name, frame))
     )
-    d.image = render_frame(spec, frame)
+    d.image, d.image_frame = render_frame(spec, frame), frame
     count = len(spec.visible_at(frame))
     shapes = "one shape" if count == 1 else f"{_WORDS[count].lower()} shapes"
     d.reasoning = [
