@@ -192,7 +192,7 @@ def build_example(item: TrainRecord, processor: Any, frames: FrameSettings) -> E
     height, width = sampled.frames.shape[1:3]
     size = model_input_size(processor, width, height)
     key_times = sorted(float(kf.time) for kf in rec.key_frames) if rec.task == "temporal-spatial free-form QA" else []
-    key_frames = list(frames_at(item.media, key_times)) if key_times else []
+    key_frames = list(frames_at(item.media, key_times).frames) if key_times else []
     slots = plan_frames(list(sampled.times), key_times)
     sampled_iter, key_iter = iter(sampled.frames), iter(key_frames)
     ordered = [next(key_iter) if slot.kind == "key" else next(sampled_iter) for slot in slots]
