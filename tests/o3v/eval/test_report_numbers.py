@@ -1,0 +1,52 @@
+"""Report arithmetic: nested metric lookup, the standard-error bound and the verdict against baselines."""
+
+import math
+
+import pytest
+
+from o3v.eval.report import compare, headline_rows, standard_error, value_at
+
+
+def test_value_at_handles_dotted_keys():
+    data = {"r@0.5": 0.3, "by_duration": {"long": {"mean": 0.25}}, "flag": True}
+    assert value_at(data, "r@0.5") == 0.3 and value_at(data, "by_duration.long.mean") == 0.25
+    assert value_at(data, "by_duration.short.mean") is None and value_at(data, "flag") is None
+
+
+def test_standard_error_bound():
+    assert standard_error(0.5, 0.5, 100) == pytest.approx(math.sqrt(0.5 / 100))
+    assert standard_error(0.0, 1.0, 10) == 0.0 and standard_error(0.3, 0.2, 0) == math.inf
+
+
+@pytest.mark.parametrize(
+    ("value", "bases", "n", "verdict"),
+    [
+        (0.62, {"whole": 0.62, "const": 0.66}, 200, "at baseline"),  # tiny-learning.md's GSPO constant
+        (0.90, {"const": 0.66}, 200, "above baseline"),
+        (0.10, {"const": 0.66}, 200, "below baseline"),
+        (0.70, {"const": 0.66}, 4, "at baseline"),  # too few samples to tell
+        (None, {"const": 0.66}, 200, "not scored"),
+        (0.5, {}, 200, "no constant baseline"),
+    ],
+)
+def test_compare_verdicts(value, bases, n, verdict):
+    assert compare(value, bases, n)["verdict"] == verdict
+
+
+def test_lower_is_better_flips_the_gap():
+    assert compare(0.1, {"x": 0.6}, 400, lower_is_better=True)["verdict"] == "above baseline"
+
+
+def test_headline_rows_carry_paper_numbers_and_blind_deltas():
+    result = {
+        "benchmark": "synthetic",
+        "n_scored": 100,
+        "metrics": {"option_accuracy": 0.9, "temporal_miou": 0.3},
+        "baselines": {"majority_option": {"accuracy": 0.3}, "best_constant_span": {"temporal_miou": 0.5}},
+        "blind_frame": {"n": 100, "metrics": {"option_accuracy": 0.3, "temporal_miou": 0.3}},
+    }
+    rows = {r["metric"]: r for r in headline_rows(result)}
+    assert rows["option_accuracy"]["verdict"] == "above baseline" and rows["option_accuracy"]["blind"]["uses_frames"]
+    assert rows["temporal_miou"]["verdict"] == "below baseline" and not rows["temporal_miou"]["blind"]["uses_frames"]
+    vstar = headline_rows({"benchmark": "vstar", "n_scored": 1, "metrics": {"mam": 0.2}, "baselines": {}})
+    assert vstar[0]["paper"] == {"Open-o3 Video": 33.7, "Qwen2.5-VL-7B": 19.3}
