@@ -111,7 +111,8 @@ def headline_rows(result: dict) -> list[dict]:
         blind_value = value_at(blind, spec["metric"]) if blind else None
         if blind_value is not None and value is not None:
             delta = value - blind_value
-            se = standard_error(value, blind_value, int(result["blind_frame"].get("n") or 0))
+            n_blind = int(value_at(blind, spec["n"]) or 0) if spec.get("n") else int(result["blind_frame"]["n"] or 0)
+            se = standard_error(value, blind_value, n_blind)
             row["blind"] = {"value": blind_value, "delta": delta, "se": se, "uses_frames": delta > 2 * se}
         rows.append(row)
     return rows

@@ -234,6 +234,20 @@ def infer(
 # ----------------------------------------------------------------------------- evaluate
 
 
+def _durations(samples: list[Sample], resolver: MediaResolver) -> dict[str, float]:
+    """Video durations from the file headers (for the span baselines of samples that were not decoded)."""
+    from o3v.video import probe
+
+    out = {}
+    for s in samples:
+        if s.video:
+            try:
+                out[s.id] = probe(resolver.resolve(s.video)).duration
+            except (MediaNotFound, ValueError, OSError) as exc:
+                log.warning("sample %s: no duration for the baselines: %s", s.id, exc)
+    return out
+
+
 def _relative(path: str | Path, root: str | Path) -> str | None:
     """`path` relative to `root` when it lies inside it, else None."""
     try:
@@ -300,12 +314,7 @@ def evaluate(
     durations = infer(handle, adapter, todo, pred_path, cfg, cache, resolver, rejects, desc=benchmark)
     t_infer = time.perf_counter() - t0
     scored, rows = _predicted(samples, pred_path, adapter.ID_FIELD)
-    for s in scored:  # resumed samples: their durations come from the (cached) media
-        if s.id not in durations and s.video:
-            try:
-                durations[s.id] = cache.get(resolver.resolve(s.video), cfg.frames).duration
-            except (MediaNotFound, ValueError, OSError):
-                pass
+    durations.update(_durations([s for s in loaded.samples if s.id not in durations], resolver))
     judge_label = None
     if hasattr(adapter, "judge_rows"):
         from o3v.eval.judge import make_judge
@@ -328,7 +337,10 @@ def evaluate(
         "n_scored": len(scored),
         "n_rejected": len(rejects),
         "metrics": metrics,
-        "baselines": adapter.baselines(scored, durations=durations),
+        # Constants are fit and scored on the whole annotation file (not only the --limit subset): a constant
+        # tuned on 2 samples would be an oracle, not a baseline.
+        "baselines": adapter.baselines(loaded.samples, durations=durations),
+        "baselines_n": len(loaded.samples),
         "blind_frame": None,
         "judge": judge_label,
         "config": to_dict(cfg),

@@ -56,18 +56,31 @@ NAME = "synthetic"
 ID_FIELD = "id"
 BLIND_ABLATION = True  # the runner re-asks every sample with another clip's frames (tiny-learning.md)
 
-# What the report shows for this benchmark: metric path, label, the constant baselines it must beat (no paper).
+# What the report shows for this benchmark: metric path, label, the constant baselines it must beat (no paper),
+# and the metric holding the number of samples behind it (for the standard error).
 HEADLINE = [
-    {"metric": "option_accuracy", "label": "MCQ option accuracy", "baselines": ["majority_option.accuracy"]},
+    {
+        "metric": "option_accuracy",
+        "n": "n_option",
+        "label": "MCQ option accuracy",
+        "baselines": ["majority_option.accuracy"],
+    },
     {
         "metric": "temporal_miou",
+        "n": "n_temporal",
         "label": "Temporal QA mean tIoU",
         "baselines": ["best_constant_span.temporal_miou", "whole_video_span.temporal_miou"],
     },
-    {"metric": "free_form_exact", "label": "Free-form exact match", "baselines": ["majority_free_form.exact"]},
-    {"metric": "box_miou", "label": "Visual QA box IoU", "baselines": ["mean_box_answer.box_miou"]},
+    {
+        "metric": "free_form_exact",
+        "n": "n_free_form",
+        "label": "Free-form exact match",
+        "baselines": ["majority_free_form.exact"],
+    },
+    {"metric": "box_miou", "n": "n_box", "label": "Visual QA box IoU", "baselines": ["mean_box_answer.box_miou"]},
     {
         "metric": "evidence_miou",
+        "n": "n_evidence",
         "label": "Evidence box IoU (claims vs key frames)",
         "baselines": ["mean_box_evidence.evidence_miou"],
     },

@@ -64,24 +64,28 @@ HEADLINE = [
     {"metric": "acc", "label": "What: judge accuracy", "baselines": [], "paper": "acc"},
     {
         "metric": "tiou_chain1",
+        "n": "n_judged",
         "label": "When: mean tIoU (chain 1)",
         "baselines": ["best_constant_span.tiou", "whole_video_span.tiou"],
         "paper": "tiou_chain1",
     },
     {
         "metric": "tiou_chain2",
+        "n": "n_judged",
         "label": "When: mean tIoU (chain 2)",
         "baselines": ["best_constant_span.tiou", "whole_video_span.tiou"],
         "paper": "tiou_chain2",
     },
     {
         "metric": "viou_chain1",
+        "n": "n_judged",
         "label": "Where: mean vIoU (chain 1)",
         "baselines": ["mean_box.viou", "full_frame_box.viou"],
         "paper": "viou_chain1",
     },
     {
         "metric": "viou_chain2",
+        "n": "n_judged",
         "label": "Where: mean vIoU (chain 2)",
         "baselines": ["mean_box.viou", "full_frame_box.viou"],
         "paper": "viou_chain2",

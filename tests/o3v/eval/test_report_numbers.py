@@ -41,11 +41,15 @@ def test_headline_rows_carry_paper_numbers_and_blind_deltas():
     result = {
         "benchmark": "synthetic",
         "n_scored": 100,
-        "metrics": {"option_accuracy": 0.9, "temporal_miou": 0.3},
+        "metrics": {"option_accuracy": 0.9, "temporal_miou": 0.3, "n_option": 100, "n_temporal": 100},
         "baselines": {"majority_option": {"accuracy": 0.3}, "best_constant_span": {"temporal_miou": 0.5}},
-        "blind_frame": {"n": 100, "metrics": {"option_accuracy": 0.3, "temporal_miou": 0.3}},
+        "blind_frame": {
+            "n": 200,
+            "metrics": {"option_accuracy": 0.3, "temporal_miou": 0.3, "n_option": 100, "n_temporal": 100},
+        },
     }
     rows = {r["metric"]: r for r in headline_rows(result)}
+    assert rows["option_accuracy"]["n"] == 100  # the standard error uses the metric's own sample count
     assert rows["option_accuracy"]["verdict"] == "above baseline" and rows["option_accuracy"]["blind"]["uses_frames"]
     assert rows["temporal_miou"]["verdict"] == "below baseline" and not rows["temporal_miou"]["blind"]["uses_frames"]
     vstar = headline_rows({"benchmark": "vstar", "n_scored": 1, "metrics": {"mam": 0.2}, "baselines": {}})
