@@ -20,7 +20,7 @@ CRON ?= 0 0 3 * * 1
 OVERLAY ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-slow test-gpu lint fmt bench pipeline-run stage-run compile schedule images push deploy undeploy clean
+.PHONY: help install test test-slow test-gpu lint fmt bench eval-smoke pipeline-run stage-run compile schedule images push deploy undeploy clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ fmt: $(STAMP) ## ruff format + autofix
 
 bench: $(STAMP) ## run every bench/*.py and print their tables
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+eval-smoke: $(STAMP) ## tiny model on the synthetic V-STaR/TVGBench/VideoMME files -> out/eval-smoke/report
+	$(PY) -m o3v.eval.smoke --out out/eval-smoke
 
 pipeline-run: $(STAMP) ## run the whole DAG locally (or submit to $$KFP_HOST when set)
 	$(PY) -m pipelines.run
