@@ -100,12 +100,14 @@ def headline_rows(result: dict) -> list[dict]:
         if value is None:
             continue
         bases = {b.split(".")[0]: v for b in spec["baselines"] if (v := value_at(result["baselines"], b)) is not None}
+        n_metric = int(value_at(result["metrics"], spec["n"]) or 0) if spec.get("n") else n
         row = {
             "metric": spec["metric"],
             "label": spec["label"],
             "value": value,
             "baselines": bases,
-            **compare(value, bases, n, lower_is_better=spec.get("lower_is_better", False)),
+            "n": n_metric,
+            **compare(value, bases, n_metric, lower_is_better=spec.get("lower_is_better", False)),
             "paper": paper_values(result["benchmark"], spec.get("paper")),
         }
         blind_value = value_at(blind, spec["metric"]) if blind else None
