@@ -102,7 +102,10 @@ def test_every_step_pod_is_covered_by_the_egress_policy(compiled, built, overlay
             if "container" not in spec:  # importer: run by KFP's own launcher image, not o3v code
                 continue
             labels = configs.get(executor, {}).get("podMetadata", {}).get("labels", {})
-            assert selector.items() <= labels.items(), f"{overlay}/{name}/{executor}: pod labels {labels}"
+            assert selector.items() <= labels.items(), (
+                f"{overlay}/{name}/{executor}: pod labels {labels} miss {selector}, so the egress NetworkPolicy does "
+                "not apply to this step; wrap the task with pipelines._options.labelled() (or on_cpu/on_gpu)"
+            )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
