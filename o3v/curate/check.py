@@ -184,7 +184,8 @@ def consistency_problems(record: Record, cfg: CheckConfig) -> list[Problem]:
     reasoning = record.reasoning_process
     out = tag_problems(reasoning, "reasoning_process") + tag_problems(record.answer, "answer")
     claims = parse_claims(reasoning) if reasoning else ()
-    if reasoning and cfg.require_well_formed_claims:
+    # Visual QA grounds with `<obj>name</obj><box>[..]</box>` and no time (open-o3-video.md §4): not a claim.
+    if reasoning and cfg.require_well_formed_claims and record.is_video:
         n_obj = reasoning.count("<obj>")
         if n_obj != len(claims):
             out.append(Problem("malformed_claim", "reasoning_process", {"obj_tags": n_obj, "claims": len(claims)}))

@@ -9,8 +9,11 @@ Upstream asked Qwen2.5-VL-7B (open-o3-video.md §2.7). Backends (`filter.verifie
   the reply decides (yes / no); anything else is `unclear` (rejected unless `verifier_on_unclear: keep`);
 - `none`: verification switched off on purpose (logged); `auto` = `oracle` for synth worlds, else an error.
 
-What is verified per record: every key_items box whose key frame is annotated; records without
-key_items have their reasoning claims verified instead; visual QA records their answer box (image).
+What is verified, and when: the category is checked where the annotation says the object is seen,
+i.e. each reasoning claim's box at the claim's own time; key_items boxes that no claim cites are
+checked at their key frame's time; visual QA checks the answer box on the still image. Whether claim
+times agree with the key-frame times is the check stage's rule (`claim_time_unmatched`): verifying a
+cited box at a key-frame time that was shifted would report a time error as a category error.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from tqdm import tqdm
 from o3v.curate.config import ConfigError, CurateConfig
 from o3v.curate.dataset import DatasetIn, Problem
 from o3v.curate.media import default_cache_dir, local_media
-from o3v.grounded import parse
+from o3v.geometry import box_iou
+from o3v.grounded import parse_claims
 from o3v.records import Record, gt_box
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 VERIFIER_SYSTEM_PROMPT = "You check object labels. Answer with one word: yes or no."
 _ANSWER_OBJ_RE = re.compile(r"<obj>(.*?)</obj>", re.S)
 _FIRST_WORD_RE = re.compile(r"[a-z]+")
+_CITED_IOU = 0.9  # a key_items box counts as cited by a claim of the same object with a box this close
 
 
 @dataclass(frozen=True)
@@ -67,21 +72,21 @@ def verify_items(rec: Record) -> list[VerifyItem]:
         if box is None or m is None:
             return []
         return [VerifyItem(rec.media_path, None, m.group(1).strip(), _norm(box, w, h), "answer")]
-    if rec.key_items:
-        times = {str(kf.idx): float(kf.time) for kf in rec.key_frames}
-        return [
-            VerifyItem(rec.media_path, times[str(idx)], name, _norm(box, w, h), f"key_items.{idx}.{name}[{j}]")
-            for idx, objects in rec.key_items.items()
-            if str(idx) in times
-            for name, boxes in (objects or {}).items()
-            for j, box in enumerate(boxes or [])
-        ]
-    claims = parse(f"<think>{rec.reasoning_process}</think>").claims if rec.reasoning_process else ()
-    return [
+    claims = parse_claims(rec.reasoning_process) if rec.reasoning_process else ()
+    items = [
         VerifyItem(rec.media_path, c.time, c.object, _norm(b, w, h), "reasoning_process")
         for c in claims
         for b in c.boxes
     ]
+    times = {str(kf.idx): float(kf.time) for kf in rec.key_frames}
+    for idx, objects in (rec.key_items or {}).items():
+        for name, boxes in (objects or {}).items():
+            for j, box in enumerate(boxes or []):
+                nb = _norm(box, w, h)
+                cited = any(it.object == name and box_iou(it.box, nb) >= _CITED_IOU for it in items)
+                if str(idx) in times and not cited:
+                    items.append(VerifyItem(rec.media_path, times[str(idx)], name, nb, f"key_items.{idx}.{name}[{j}]"))
+    return items
 
 
 def _norm(box: Any, w: float, h: float) -> tuple[float, float, float, float]:
