@@ -54,7 +54,7 @@ def build_trainer(
         max_records=cfg.max_records,
         rejects_path=rejects_file(out),
     )
-    model, processor, base = load_base(cfg, base_model)
+    model, processor, base = load_base(cfg, base_model, resume_from)
     frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
     dataset = lazy_dataset(data.records, functools.partial(gspo_row, processor=processor, frames=frames))
     rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate)

@@ -34,33 +34,64 @@ class ResumeError(RuntimeError):
     """Checkpoints exist but --resume was not given (or the reverse situation cannot be resolved)."""
 
 
-def checkpoint_to_resume(out_dir: str | Path, resume: bool) -> str | None:
-    """The latest checkpoint when `resume`; refuses to silently train over existing checkpoints otherwise."""
-    from transformers.trainer_utils import get_last_checkpoint
+def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
+    """The newest *complete* `checkpoint-<step>` folder, or None.
 
-    ckpt_dir = Path(out_dir) / CHECKPOINTS
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
-    if resume:
-        if last is None:
-            log.warning("--resume: no checkpoint under %s, starting at step 0", ckpt_dir)
-        else:
-            log.info("resuming from %s", last)
-        return last
-    if last is not None:
-        raise ResumeError(f"{ckpt_dir} already holds {Path(last).name}: pass --resume to continue, or use a new --out")
+    The trainer writes `trainer_state.json` last, so a run killed while saving leaves a folder without it (or
+    with a truncated one); such a folder is skipped with a warning instead of crashing the resume.
+    """
+    folder = Path(ckpt_dir)
+    if not folder.is_dir():
+        return None
+    steps = sorted(
+        (int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[1].isdigit()
+    )
+    for _, path in reversed(steps):
+        try:
+            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+            return path
+        except (OSError, ValueError):
+            log.warning("skipping incomplete checkpoint %s (no readable trainer_state.json)", path)
     return None
 
 
-def load_base(cfg: Any, base_model: str | None) -> tuple[Any, Any, str]:
-    """(model, processor, name) for training, through the one loader `o3v.model.load_model`."""
+def checkpoint_to_resume(out_dir: str | Path, resume: bool) -> str | None:
+    """The latest complete checkpoint when `resume`; refuses to silently train over existing checkpoints otherwise."""
+    ckpt_dir = Path(out_dir) / CHECKPOINTS
+    if not resume:
+        existing = sorted(p.name for p in ckpt_dir.glob("checkpoint-*")) if ckpt_dir.is_dir() else []
+        if existing:
+            raise ResumeError(f"{ckpt_dir} holds {existing[-1]}: pass --resume to continue, or use a new --out")
+        return None
+    last = latest_checkpoint(ckpt_dir)
+    if last is None:
+        log.warning("--resume: no complete checkpoint under %s, starting at step 0", ckpt_dir)
+        return None
+    log.info("resuming from %s", last)
+    return str(last)
+
+
+def load_base(cfg: Any, base_model: str | None, resume_from: str | None = None) -> tuple[Any, Any, str]:
+    """(model, processor, base name) for training, through the one loader `o3v.model.load_model`.
+
+    On resume, full weights come from the checkpoint folder itself: transformers 5.23's `Trainer` reloads a
+    checkpoint with a plain `load_state_dict`, but `save_pretrained` wrote Qwen-VL weights under their legacy
+    key names (`model.layers.*`, `visual.*`), so every key misses and training would silently continue from
+    the *base* weights (caught by tests/o3v/train/test_train_resume.py). `from_pretrained` maps the names.
+    The trainer still restores optimizer, scheduler, RNG and data position; its key-mismatch warning is moot.
+    """
     from o3v.model import load_model
 
     name = base_model or cfg.base_model
     if not name:
         raise ValueError("no base model: pass --base-model (base_model) or set base_model in the config")
+    source = name
+    if resume_from is not None and (Path(resume_from) / "config.json").is_file():  # LoRA checkpoints: adapters only
+        source = resume_from
+        log.info("resume: loading model weights from %s", resume_from)
     device = "cpu" if cfg.use_cpu else None
     model, processor = load_model(
-        name,
+        source,
         dtype=cfg.model_dtype,
         device=device,
         attn_implementation=cfg.attn_implementation,

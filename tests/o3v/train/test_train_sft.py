@@ -84,3 +84,18 @@ def test_lora_adapts_only_the_language_model_and_ships_merged_weights(train_data
     weights = load_file(out / "model.safetensors")
     assert not any("lora" in k for k in weights)
     assert set(weights) == set(load_file(tiny_model / "model.safetensors"))
+
+
+def test_resume_restores_the_trained_weights_not_the_base(train_data, tiny_model, tmp_path):
+    # transformers' own checkpoint reload misses every Qwen-VL key (renamed on save); o3v loads them (runner.load_base)
+    out = tmp_path / "r"
+    overrides = {**FAST, "save_steps": 2}
+    trainer, _ = sft.build_trainer(train_data["sft"], out, "tiny-cpu", overrides, base_model=str(tiny_model))
+    trainer.train()
+    trained = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    resumed, ctx = sft.build_trainer(
+        train_data["sft"], out, "tiny-cpu", {**overrides, "max_steps": 4}, base_model=str(tiny_model), resume=True
+    )
+    assert ctx["resume_from"].endswith("checkpoint-2") and ctx["base"] == str(tiny_model)
+    state = resumed.model.state_dict()
+    assert all(torch.equal(trained[k], state[k]) for k in trained)
