@@ -110,6 +110,9 @@ def test_platform_env_reaches_every_object(built, overlay):
     docs = built[overlay]
     platform_cm = find(docs, "ConfigMap", "o3v-platform")
     assert platform_cm["data"] == env
+    # pods that read it point at the generated (hash-suffixed) name, i.e. kustomize resolved the reference
+    storage = find(docs, "Job", "o3v-preflight-storage")["spec"]["template"]["spec"]["containers"][0]
+    assert storage["envFrom"] == [{"configMapRef": {"name": platform_cm["metadata"]["name"]}}]
     launcher = find(docs, "ConfigMap", "kfp-launcher")
     assert launcher["data"]["defaultPipelineRoot"] == f"gs://{env['O3V_BUCKET']}/pipeline-root"
     providers = yaml.safe_load(launcher["data"]["providers"])
