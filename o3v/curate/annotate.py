@@ -111,25 +111,29 @@ def run_teacher(teacher: Any, jobs: list[VideoJob]) -> Iterator[tuple[VideoJob, 
 
 def _add_item(
     out: StageOutput,
-    raw: Any,
+    item: Any,
     rec: Record | RecordError,
     base: dict,
     media: MediaChecker,
     ids: set[str],
     invalid: str = "teacher_invalid_record",
-    **extra: Any,
+    teacher_text: str | None = None,
 ) -> None:
-    """Keep or reject one candidate record (schema, unique id, media pre-flight)."""
+    """Keep or reject one candidate record (schema, unique id, media pre-flight).
+
+    `item` is the input as given (a teacher item or a raw record dict); `teacher_text` the whole reply.
+    """
     if isinstance(rec, RecordError):
+        extra = {"raw": teacher_text} if teacher_text is not None else {}
         out.reject(
-            reject_row(STAGE, invalid, **base, field=rec.field, values=None, message=str(rec), record=raw, **extra)
+            reject_row(STAGE, invalid, **base, field=rec.field, values=None, message=str(rec), record=item, **extra)
         )
         return
     rid = base["id"] = rec.id if rec.id is not None else base["id"]
     problem = Problem("duplicate_id", "id", rid) if rid is None or str(rid) in ids else None
     problem = problem or (media.attach(rec) if not rec.is_video or MEDIA_META not in rec.extra else None)
     if problem:
-        out.reject(reject_row(STAGE, problem.reason, **base, field=problem.field, values=problem.values, record=raw))
+        out.reject(reject_row(STAGE, problem.reason, **base, field=problem.field, values=problem.values, record=item))
         return
     ids.add(str(rid))
     out.keep(rec)
@@ -157,7 +161,7 @@ def _add_reply(
     for j, (raw, rec) in enumerate(reply.items):
         rid = raw.get("id") if isinstance(raw, dict) and raw.get("id") is not None else f"{job.id}-{j}"
         base = {"id": rid, "index": job.index, "video": job.rel_path, "item": j}
-        _add_item(out, raw, rec, base, media, ids, invalid, **({"raw": reply.raw} if invalid != "schema" else {}))
+        _add_item(out, raw, rec, base, media, ids, invalid, reply.raw if invalid != "schema" else None)
     return len(reply.items)
 
 
