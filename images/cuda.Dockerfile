@@ -48,6 +48,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && python -c "import torch; assert torch.__version__.split('+')[0] == '${TORCH_VERSION}', torch.__version__"
 
 # ---- runtime -----------------------------------------------------------------------------------------------------------
+# nvidia/cuda:*-base rather than a plain Python image: it declares the NVIDIA container-runtime variables and puts
+# /usr/local/nvidia/lib64 (where GKE mounts the node's driver) on LD_LIBRARY_PATH; torch brings the CUDA libraries.
 FROM ${CUDA_BASE_IMAGE} AS runtime
 ARG O3V_VERSION=unknown
 ARG GIT_SHA=unknown
