@@ -70,6 +70,7 @@ class JudgeConfig:
     api_key_env: str | None = "OPENAI_API_KEY"
     cache_dir: str | None = None
     batch_size: int = 8
+    max_new_tokens: int = MAX_NEW_TOKENS  # upstream's 512; a rating is one token, the cap only bounds rambling
 
 
 class ExactBackend:
@@ -102,7 +103,7 @@ class OpenAIBackend:
                 model=cfg.model,
                 api_key_env=cfg.api_key_env,
                 temperature=0.0,
-                max_tokens=MAX_NEW_TOKENS,
+                max_tokens=cfg.max_new_tokens,
                 json_mode=False,
             ),
             cache_dir,
@@ -124,7 +125,7 @@ class TransformersBackend:
         from transformers import AutoConfig
 
         self.model, self.revision = cfg.model, cfg.revision or "main"
-        self.batch_size = cfg.batch_size
+        self.batch_size, self.max_new_tokens = cfg.batch_size, cfg.max_new_tokens
         config = AutoConfig.from_pretrained(cfg.model, revision=self.revision)
         self.vision = hasattr(config, "vision_config")
         if self.vision:
@@ -156,7 +157,7 @@ class TransformersBackend:
                 ]
                 for item in items
             ]
-            return generate(self.lm, self.processor, msgs, [[] for _ in msgs], max_new_tokens=MAX_NEW_TOKENS)
+            return generate(self.lm, self.processor, msgs, [[] for _ in msgs], max_new_tokens=self.max_new_tokens)
         import torch
 
         texts = [
@@ -167,7 +168,7 @@ class TransformersBackend:
         with torch.inference_mode():
             ids = self.lm.generate(
                 **batch,
-                max_new_tokens=MAX_NEW_TOKENS,
+                max_new_tokens=self.max_new_tokens,
                 do_sample=False,
                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
             )

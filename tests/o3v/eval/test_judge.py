@@ -88,3 +88,38 @@ def test_judge_rows_keep_existing_scores_unless_forced():
 def test_make_judge_errors(cfg, message):
     with pytest.raises(ValueError, match=message):
         make_judge(cfg)
+
+
+def test_transformers_backend_runs_a_local_vl_checkpoint_greedily(tiny_model, tmp_path):
+    judge = make_judge(
+        {"backend": "transformers", "model": str(tiny_model), "batch_size": 2, "max_new_tokens": 8},
+        tmp_path / "j.jsonl",
+    )
+    replies = judge.rate([("what?", "a dog", "a dog"), ("what?", "a dog", "a cat")])
+    assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+    assert judge.rate([("what?", "a dog", "a dog")]) == replies[:1]  # greedy + cached: identical on re-rating
+    assert judge.identity()["judge_backend"] == "transformers" and judge.identity()["judge_model"] == str(tiny_model)
+
+
+def test_transformers_backend_runs_a_text_llm(tiny_model, tmp_path):
+    """A tiny random text-only Qwen2 causal LM (what Qwen2.5-72B-Instruct is), built from the tiny tokenizer."""
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    cfg = Qwen2Config(
+        vocab_size=len(tok) + 64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    folder = tmp_path / "text-judge"
+    Qwen2ForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    judge = make_judge({"backend": "transformers", "model": str(folder), "max_new_tokens": 8})
+    assert not judge.backend.vision
+    replies = judge.rate([("what?", "a dog", "a dog")])
+    assert len(replies) == 1 and vstar.official_rating(replies[0]) in (-1, 0, 1, 2, 3)
