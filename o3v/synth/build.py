@@ -125,7 +125,7 @@ def generate(
         vid = f"vid_{i:03d}"
         spec = make_spec(vid, _rng(seed, i, _SCENE), cfg)
         video_path = f"videos/{vid}.mp4"
-        write_mp4(render(spec), out / video_path, spec.fps, cfg.crf)
+        write_mp4(render(spec), out / video_path, spec.fps, cfg.qp)
         split = "eval" if i >= videos - n_eval else "train"
         log.info(
             "video %d/%d %s (%s): %d frames, %d objects", i + 1, videos, vid, split, spec.num_frames, len(spec.objects)

@@ -238,7 +238,7 @@ INJECTORS: dict[str, Callable[[Draft, np.random.Generator], dict]] = {
 
 
 def inject_faults(drafts: list[Draft], rate: float, rng: np.random.Generator) -> list[dict]:
-    """Plant `round(rate * len(drafts))` faults, one per record, fault types taken in turn.
+    """Plant `round(rate * len(drafts))` faults, one per record, in rounds of one fault of each type.
 
     Each turn picks, among records the type applies to and not yet faulted, one from the task type
     with the fewest faults so far (so faults spread over tasks as well as types). A type that applies
@@ -252,19 +252,19 @@ def inject_faults(drafts: list[Draft], rate: float, rng: np.random.Generator) ->
     faulted: set[str] = set()
     per_task: Counter[str] = Counter()
     types = list(FAULTS)
-    turn = 0
     while len(labels) < target and types:
-        fault = types[turn % len(types)]
-        candidates = [d for d in drafts if d.id not in faulted and applies(d, fault)]
-        if not candidates:
-            types.remove(fault)
-            continue
-        fewest = min(per_task[d.task] for d in candidates)
-        pool = [d for d in candidates if per_task[d.task] == fewest]
-        d = pool[int(rng.integers(len(pool)))]
-        detail = INJECTORS[fault](d, rng)
-        labels.append({"id": d.id, "fault": fault, "stage": STAGES[fault], "detail": detail})
-        faulted.add(d.id)
-        per_task[d.task] += 1
-        turn += 1
+        for fault in list(types):  # one round: each type still in play plants one fault
+            if len(labels) >= target:
+                break
+            candidates = [d for d in drafts if d.id not in faulted and applies(d, fault)]
+            if not candidates:
+                types.remove(fault)
+                continue
+            fewest = min(per_task[d.task] for d in candidates)
+            pool = [d for d in candidates if per_task[d.task] == fewest]
+            d = pool[int(rng.integers(len(pool)))]
+            detail = INJECTORS[fault](d, rng)
+            labels.append({"id": d.id, "fault": fault, "stage": STAGES[fault], "detail": detail})
+            faulted.add(d.id)
+            per_task[d.task] += 1
     return labels
