@@ -227,3 +227,53 @@ def test_infer_converts_evidence_to_original_pixels_and_rates_it(synth_world, tm
     assert out["evidence"] == [{"object": "red star", "time": 2.5, "box": [40.0, 30.0, 80.0, 60.0]}]
     assert out["confidence"] == 0.6 and out["rating_reply"] == "1" and seen[1] == 1  # one crop rated
     assert (tmp_path / "a.png").is_file()
+
+
+def test_run_two_benchmarks_with_overrides_and_report(synth_world, tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from o3v.eval import runner
+
+    ip = SimpleNamespace(patch_size=14, merge_size=2, size={"shortest_edge": 3136, "longest_edge": 12544})
+    seen = {}
+
+    def fake_handle(model, cfg):
+        seen["max_new_tokens"] = cfg.max_new_tokens
+        return runner.ModelHandle(None, SimpleNamespace(image_processor=ip), str(model))
+
+    monkeypatch.setattr(runner, "load_handle", fake_handle)
+    monkeypatch.setattr(runner, "generate_texts", lambda h, convs, *a, **k: ["<answer>A</answer>"] * len(convs))
+    b = synth_world / "benchmarks"
+    rc = main(
+        [
+            "eval",
+            "run",
+            "--model",
+            "m",
+            "--benchmark",
+            "tvgbench",
+            "videomme",
+            "--annotations",
+            str(b / "tvgbench" / "tvgbench.json"),
+            str(b / "videomme" / "videomme" / "test-00000-of-00001.parquet"),
+            "--media-root",
+            str(synth_world),
+            "--out",
+            str(tmp_path),
+            "--limit",
+            "2",
+            "--set",
+            "max_new_tokens=8",
+            "--report",
+        ]
+    )
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rc == 0 and seen["max_new_tokens"] == 8
+    assert [x.get("benchmark") for x in lines[:2]] == ["tvgbench", "videomme"] and lines[0]["n_scored"] == 2
+    assert (tmp_path / "report" / "report.html").is_file() and lines[2]["report"].endswith("report.html")
+    m = json.loads((tmp_path / "videomme" / "metrics.json").read_text())
+    from o3v.eval.benchmarks import videomme
+
+    first_two = videomme.load(b / "videomme" / "videomme" / "test-00000-of-00001.parquet").samples[:2]
+    assert m["metrics"]["accuracy"] == sum(s.raw["answer"] == "A" for s in first_two) / 2  # the model always says A
+    assert m["config"]["max_new_tokens"] == 8

@@ -1,4 +1,6 @@
-"""`make eval-smoke`: world + tiny model -> all four synthetic benchmark files -> report (slow: 40-130 s on 2 shared cores).
+"""`make eval-smoke`: world + tiny model -> all four synthetic benchmark files -> report.
+
+Slow: 40-130 s on 2 shared cores.
 
 The fast version (2 samples per file, shared fixtures) is `test_runner.py::test_tiny_model_end_to_end`.
 """
