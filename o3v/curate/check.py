@@ -38,7 +38,9 @@ from o3v.records import MCQ_TASKS, TEMPORAL_TASKS, Record, RecordError, gt_optio
 log = logging.getLogger(__name__)
 
 STAGE = "check"
-_TAG_RE = re.compile(r"<(/?)(obj|box|t|think|answer)>")
+_TAG_RE = re.compile(r"</?(?:obj|box|t|think|answer)>")
+_TAG_PAIRS_RE = re.compile(r"(?:<obj></obj>|<box></box>|<t></t>)*")
+_OPENERS = ("<obj>", "<box>", "<t>")
 _STATED_OPTION_RE = re.compile(r"(?i:answer\s+is)\s+(?:(?i:option)\s+)?[\(\[]?([A-Z])[\)\]]?(?=\s*[.,;:!]|\s*$)")
 _OPTION_LETTER_RE = re.compile(r"^\s*[\(\[]?([A-Z])[\.\)\]:]")
 _OPTION_SPAN_RE = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*(?:to|-|–)\s*(\d+(?:\.\d+)?)\s*s?")
@@ -80,18 +82,24 @@ def lettered_options(options: list[str] | None) -> dict[str, str]:
 
 
 def tag_problems(text: str | None, field: str) -> list[Problem]:
-    """`unbalanced_tags` when an `<obj>/<box>/<t>` opens twice, closes unopened or stays open, or when a
-    `<think>`/`<answer>` tag sits inside a field that the training target wraps in those tags itself."""
+    """`unbalanced_tags` unless every `<obj>/<box>/<t>` is closed right after it opens (the grounded syntax
+    never nests them), and no `<think>`/`<answer>` sits inside a field the target wraps in those tags."""
     if not text or "<" not in text:
         return []
-    open_: dict[str, bool] = {}
+    if _TAG_PAIRS_RE.fullmatch("".join(_TAG_RE.findall(text))):  # fast path: one C-level pass
+        return []
+    expected = None  # slow path, bad input only: name the first offending tag
     for m in _TAG_RE.finditer(text):
-        closing, tag = m.group(1) == "/", m.group(2)
-        if tag in ("think", "answer") or open_.get(tag, False) != closing:
-            return [Problem("unbalanced_tags", field, {"tag": m.group(0), "at": m.start()})]
-        open_[tag] = not closing
-    left = [t for t, is_open in open_.items() if is_open]
-    return [Problem("unbalanced_tags", field, {"unclosed": left})] if left else []
+        tag = m.group(0)
+        if expected is not None:
+            if tag != expected:
+                return [Problem("unbalanced_tags", field, {"tag": tag, "at": m.start(), "expected": expected})]
+            expected = None
+        elif tag in _OPENERS:
+            expected = "</" + tag[1:]
+        else:
+            return [Problem("unbalanced_tags", field, {"tag": tag, "at": m.start()})]
+    return [Problem("unbalanced_tags", field, {"unclosed": expected})]
 
 
 def _normalized(box: tuple[float, ...], size: tuple[float, float]) -> tuple[float, ...]:

@@ -111,6 +111,8 @@ def test_lettered_options_and_normalize():
         ("</t>", False),
         ("<box>[1,2,3,4]", False),
         ("<think>nested</think>", False),
+        ("<obj>a<t>1</t></obj>", False),  # the grounded syntax never nests tags
+        ("<obj>a</obj><box>[1,2,3,4]</box><box>[1,2,3,5]</box>at<t>1</t>s <t>2</t>s", True),
     ],
 )
 def test_tag_balance(text, ok):
