@@ -65,12 +65,13 @@ def safe_relpath(path: str, root: str | None = None) -> str | None:
     """
     if not path or "\x00" in path:
         return None
+    path = path.replace("\\", "/")  # a Windows-style separator must not hide an absolute path or a '..'
     if posixpath.isabs(path) or os.path.isabs(path):
         if root is None or is_gcs(root):
             return None
         rel = os.path.relpath(os.path.normpath(path), os.path.normpath(root))
     else:
-        rel = posixpath.normpath(path.replace("\\", "/"))
+        rel = posixpath.normpath(path)
     rel = rel.replace(os.sep, "/")
     if rel in (".", "") or rel == ".." or rel.startswith("../"):
         return None
