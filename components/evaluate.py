@@ -14,14 +14,26 @@ def evaluate_benchmark(
     config: str,
     overrides: dict,
     knobs: dict,
+    hardware: dict,
     results: Output[Dataset],
     metrics: Output[Metrics],
 ):
-    """Scores the model on one benchmark: `benchmark` = {"name", "annotations" (relative to the world)}."""
+    """Scores the model on one benchmark: `benchmark` = {"name", "annotations" (relative to the world)}.
+
+    `hardware` (accelerator type and count) is recorded in the result's provenance.
+    """
     from o3v.artifacts.stages import evaluate
 
     evaluate.evaluate(
-        model, world, results, metrics, benchmark=benchmark, config=config, overrides=overrides, knobs=knobs
+        model,
+        world,
+        results,
+        metrics,
+        benchmark=benchmark,
+        config=config,
+        overrides=overrides,
+        knobs=knobs,
+        hardware=hardware,
     )
 
 

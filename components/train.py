@@ -23,6 +23,7 @@ def train_sft(
     config: str,
     overrides: dict,
     knobs: dict,
+    hardware: dict,
     checkpoint_root: str,
     model: Output[Model],
     metrics: Output[Metrics],
@@ -32,7 +33,8 @@ def train_sft(
 ):
     """SFT cold start on the curated records.
 
-    `world` (the videos the records point to) is an input so a cluster pod downloads it next to the data.
+    `world` (the videos the records point to) is an input so a cluster pod downloads it next to the data;
+    `hardware` (accelerator type and count) is recorded in the model's provenance.
     """
     from o3v.artifacts.stages import train
 
@@ -46,6 +48,7 @@ def train_sft(
         config=config,
         overrides=overrides,
         knobs=knobs,
+        hardware=hardware,
         checkpoint_root=checkpoint_root,
         extra_inputs={"gate": gate, "world": world},
     )
@@ -58,6 +61,7 @@ def train_gspo(
     config: str,
     overrides: dict,
     knobs: dict,
+    hardware: dict,
     checkpoint_root: str,
     model: Output[Model],
     metrics: Output[Metrics],
@@ -77,6 +81,7 @@ def train_gspo(
         config=config,
         overrides=overrides,
         knobs=knobs,
+        hardware=hardware,
         checkpoint_root=checkpoint_root,
         extra_inputs={"world": world},
     )

@@ -59,6 +59,9 @@ def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
     """Base model -> SFT -> GSPO -> eval fan-out; publishes media, curated dataset and model as store versions."""
     knobs = {k: p[k] for k in KNOBS}
     accel = (p["accelerator_type"], p["accelerator_count"])
+    # Also passed as an argument: it is recorded in provenance, and it makes KFP 2.17 route these parameters
+    # into the nested condition/loop groups (resource placeholders alone are not propagated there).
+    hardware = {"accelerator_type": accel[0], "accelerator_count": accel[1]}
     store = p["store_uri"]
     # Versions that scheduled retraining (pipelines/retrain.py) reads back as `<name>@latest`.
     uncached(on_cpu(control.publish_version(artifact=media, name="media", kind="world", store_uri=store)))
@@ -72,6 +75,7 @@ def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
         config=p["sft_config"],
         overrides=p["sft_overrides"],
         knobs=knobs,
+        hardware=hardware,
         checkpoint_root=p["checkpoint_root"],
     )
     with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT"))
@@ -82,6 +86,7 @@ def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
         config=p["gspo_config"],
         overrides=p["gspo_overrides"],
         knobs=knobs,
+        hardware=hardware,
         checkpoint_root=p["checkpoint_root"],
     )
     with_checkpoints(on_gpu(gspo, *accel, timeout_s=TIMEOUTS_S["gspo"]).set_display_name("GSPO"))
@@ -95,6 +100,7 @@ def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
             config=p["eval_config"],
             overrides=p["eval_overrides"],
             knobs=knobs,
+            hardware=hardware,
         )
         on_gpu(ev, *accel, timeout_s=TIMEOUTS_S["eval"]).set_display_name("eval")
     return sft, gspo, ev

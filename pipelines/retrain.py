@@ -38,6 +38,7 @@ def retrain_pipeline(
     accelerator_count: int = 1,
 ):
     knobs = {"seed": seed, "fps": fps, "max_frames": max_frames, "min_pixels": min_pixels, "max_pixels": max_pixels}
+    hardware = {"accelerator_type": accelerator_type, "accelerator_count": accelerator_count}
     media = control.fetch_version(ref=media_ref, store_uri=store_uri)
     uncached(on_cpu(media)).set_display_name("media@latest")
     data = control.fetch_version(ref=dataset_ref, store_uri=store_uri, media=media.outputs["out"])
@@ -51,6 +52,7 @@ def retrain_pipeline(
         config=sft_config,
         overrides=sft_overrides,
         knobs=knobs,
+        hardware=hardware,
         checkpoint_root=checkpoint_root,
     )
     with_checkpoints(on_gpu(sft, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["sft"]))
@@ -61,6 +63,7 @@ def retrain_pipeline(
         config=gspo_config,
         overrides=gspo_overrides,
         knobs=knobs,
+        hardware=hardware,
         checkpoint_root=checkpoint_root,
     )
     with_checkpoints(on_gpu(gspo, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["gspo"]))
@@ -79,6 +82,7 @@ def retrain_pipeline(
             config=eval_config,
             overrides=eval_overrides,
             knobs=knobs,
+            hardware=hardware,
         )
         on_gpu(ev, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["eval"])
     on_cpu(

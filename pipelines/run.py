@@ -13,6 +13,7 @@ the report step wrote (counts, gates, losses/rewards, metrics beside baselines) 
 """
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -51,20 +52,21 @@ class _TaskClock(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.started: dict[str, float] = {}
+        self.started: dict[tuple[str, int], float] = {}
         self.tasks: dict[str, dict] = {}
         self.pipeline_status = "UNKNOWN"
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = _ANSI.sub("", record.getMessage())
         now = record.created
+        # ParallelFor iterations run on their own threads: a task's start and end share the thread id.
         if m := _START.search(msg):
-            self.started[m[1]] = now
+            self.started[(m[1], record.thread)] = now
         elif m := _PIPELINE.search(msg):
             self.pipeline_status = m[2]
         elif m := _TASK.search(msg):
             name, status = m[1], m[2] or "CACHED"
-            start = self.started.pop(name, now)
+            start = self.started.pop((name, record.thread), now)
             self.tasks[_unique(self.tasks, name)] = {
                 "seconds": now - start,
                 "status": status,
@@ -97,10 +99,49 @@ def parse_sets(pairs: list[str]) -> dict:
     return out
 
 
+def code_fingerprint(package: Path = Path(__file__).resolve().parents[1] / "o3v") -> str:
+    """sha256 over the library's source and config files (read as files: pipelines never import o3v)."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".yaml", ".yml", ".json", ".jinja", ".html"):
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def for_local_run(pipeline, code: str):
+    """A copy of `pipeline` prepared for kfp.local: no retries, and the library's fingerprint in every step.
+
+    - Retries with backoff are for a cluster's transient failures (preemption, a node going away); locally
+      nothing is transient, and kfp.local would wait out the backoff (minutes for GPU steps) before showing
+      the error. The compiled YAML keeps them.
+    - On a cluster the image tag pins the code. Locally the steps run the checkout, and kfp.local's cache key
+      covers the component, its arguments and its environment but not the library behind it, so the code
+      fingerprint goes in as an environment variable: editing o3v invalidates the cached steps.
+    """
+    import copy
+
+    from google.protobuf import json_format
+
+    local_copy = copy.deepcopy(pipeline)
+    spec = local_copy.pipeline_spec
+    for dag in [spec.root.dag, *(c.dag for c in spec.components.values())]:
+        for task in dag.tasks.values():
+            task.ClearField("retry_policy")
+    deployment = json_format.MessageToDict(spec.deployment_spec)
+    for executor in deployment["executors"].values():
+        if "container" in executor:
+            env = [e for e in executor["container"].get("env", []) if e["name"] != "O3V_CODE"]
+            executor["container"]["env"] = [*env, {"name": "O3V_CODE", "value": code}]
+    spec.deployment_spec.Clear()
+    spec.deployment_spec.update(deployment)
+    return local_copy
+
+
 def run_local(pipeline, params: dict, root: Path = ROOT, cache: bool = True) -> RunResult:
     """Run a pipeline with kfp.local in this process; returns where it ran and how long each task took."""
     from kfp import local
 
+    pipeline = for_local_run(pipeline, code_fingerprint())
     root = root.absolute()
     before = set(root.glob(f"{pipeline.name}-*")) if root.is_dir() else set()
     local.init(
@@ -160,22 +201,24 @@ def stage_params(stage: str, model: str, data: str, world: str, root: Path) -> d
     return need
 
 
-def print_summary(result: RunResult, store: Path) -> None:
-    """The report step's Markdown summary (or the gate-failure report), then the per-task timings."""
+def summary_text(result: RunResult, store: Path) -> str:
+    """The report step's Markdown summary (or the gate-failure report), then where things are and timings."""
     run_dir = result.run_dir
-    print(f"\n=== pipeline {result.status} in {result.wall_s:.1f}s; outputs: {run_dir}")
+    out = [f"\n=== pipeline {result.status} in {result.wall_s:.1f}s; outputs: {run_dir}\n"]
     if run_dir is not None:
         summary = run_dir / "build-report" / "summary"
         stopped = sorted(run_dir.glob("report-gate-failure*/report"))
-        for path in [summary] if summary.is_file() else stopped:
-            print("\n" + path.read_text())
+        out += [p.read_text() for p in ([summary] if summary.is_file() else stopped)]
         report = run_dir / "build-report" / "report"
         if report.is_file():
-            print(f"report: {report} (HTML)")
-    print(f"store: {store.absolute()}  (o3v artifacts list --store file://{store.absolute()})")
-    print("\n| task | seconds | status |\n|---|---:|---|")
-    for name, t in result.tasks.items():
-        print(f"| {name} | {t['seconds']:.1f} | {t['status']} |")
+            out.append(f"report (HTML): {report}")
+        final = run_dir / "build-report" / "metrics"
+        if final.is_file():
+            out.append(f"lineage: o3v lineage {final}")
+    out.append(f"store: {store.absolute()}  (o3v artifacts list --store {store.absolute().as_uri()})")
+    out.append("\n| task | seconds | status |\n|---|---:|---|")
+    out += [f"| {name} | {t['seconds']:.1f} | {t['status']} |" for name, t in result.tasks.items()]
+    return "\n".join(out) + "\n"
 
 
 def submit(pipeline, params: dict, host: str) -> int:
@@ -229,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     params = {**{k: v for k, v in local_defaults.items() if k in accepted}, **params}
     result = run_local(pipeline, params, args.root, cache=not args.no_cache)
-    print_summary(result, STORE)
+    # kfp.local swaps builtins.print for an indenting one while tasks run; write to stdout directly.
+    sys.stdout.write(summary_text(result, STORE))
     return 0 if result.status == "SUCCESS" else 1
 
 

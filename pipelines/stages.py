@@ -80,6 +80,7 @@ def _train_rerun(stage: str, component):
             config=config,
             overrides=overrides,
             knobs=_knobs(seed, fps, max_frames, min_pixels, max_pixels),
+            hardware={"accelerator_type": accelerator_type, "accelerator_count": accelerator_count},
             checkpoint_root=checkpoint_root,
         )
         with_checkpoints(on_gpu(t, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S[stage]))
@@ -107,10 +108,17 @@ def rerun_eval(
     accelerator_count: int = 1,
 ):
     knobs = _knobs(seed, fps, max_frames, min_pixels, max_pixels)
+    hardware = {"accelerator_type": accelerator_type, "accelerator_count": accelerator_count}
     model, world = _model(model_uri), _dataset(world_uri)
     with dsl.ParallelFor(benchmarks, parallelism=2, name="benchmarks") as bench:
         ev = evaluate.evaluate_benchmark(
-            model=model, world=world, benchmark=bench, config=eval_config, overrides=eval_overrides, knobs=knobs
+            model=model,
+            world=world,
+            benchmark=bench,
+            config=eval_config,
+            overrides=eval_overrides,
+            knobs=knobs,
+            hardware=hardware,
         )
         on_gpu(ev, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["eval"])
     on_cpu(evaluate.build_report(results=dsl.Collected(ev.outputs["results"]), world=world))

@@ -226,9 +226,11 @@ def _details(node: Node) -> list[tuple[str, str]]:
     if node.run_id:
         out.append(("run", f"{node.run_id} at {node.created_at}"))
     if node.code.get("git_sha") or node.code.get("version"):
-        out.append(("code", f"o3v {node.code.get('version')} git {str(node.code.get('git_sha'))[:12]}"))
+        dirty = " (uncommitted changes)" if node.code.get("git_dirty") == "true" else ""
+        out.append(("code", f"o3v {node.code.get('version')} git {str(node.code.get('git_sha'))[:12]}{dirty}"))
     if node.summary:
-        out.append(("summary", json.dumps(node.summary, sort_keys=True, default=str)[:200]))
+        text = json.dumps(node.summary, sort_keys=True, default=str)
+        out.append(("summary", text if len(text) <= 160 else text[:157] + "..."))
     if node.raw_manifest:
         out.append(("raw video manifest", node.raw_manifest))
     return out

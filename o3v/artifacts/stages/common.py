@@ -110,6 +110,59 @@ def write_metrics(
     return prov
 
 
+def whole_numbers_as_int(value: Any) -> Any:
+    """Turn whole-number floats back into ints, recursively.
+
+    KFP passes dict/list parameters as protobuf Structs, whose numbers are all doubles: `{"max_steps": 2}`
+    arrives as `{"max_steps": 2.0}`, which strict configs reject. JSON has no int/float distinction to
+    restore, so a whole number is taken to be an int (configs accept an int where they want a float).
+
+    >>> whole_numbers_as_int({"max_steps": 2.0, "lr": 0.5, "x": [1.0, True]})
+    {'max_steps': 2, 'lr': 0.5, 'x': [1, True]}
+    """
+    if isinstance(value, dict):
+        return {k: whole_numbers_as_int(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers_as_int(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# The pipeline's knobs and their types. KFP hands a dict argument that embeds pipeline parameters over as
+# text (an int parameter arrives as "0.0"), so every knob is converted back here, by name.
+KNOB_TYPES: dict[str, type] = {
+    "seed": int,
+    "fps": float,
+    "max_frames": int,
+    "min_pixels": int,
+    "max_pixels": int,
+    "accelerator_count": int,
+    "accelerator_type": str,
+}
+
+
+def typed_knobs(knobs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Knob values converted to their types; an unknown knob or a value that does not convert names itself.
+
+    >>> typed_knobs({"seed": "0.0", "fps": "2", "accelerator_type": "nvidia.com/gpu"})
+    {'seed': 0, 'fps': 2.0, 'accelerator_type': 'nvidia.com/gpu'}
+    """
+    out: dict[str, Any] = {}
+    for name, value in (knobs or {}).items():
+        kind = KNOB_TYPES.get(name)
+        if kind is None:
+            raise ValueError(f"unknown pipeline knob {name!r}; expected one of {sorted(KNOB_TYPES)}")
+        try:
+            number = float(value) if kind is not str else None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"pipeline knob {name!r} must be a number, got {value!r}") from exc
+        if kind is int and number is not None and not number.is_integer():
+            raise ValueError(f"pipeline knob {name!r} must be a whole number, got {value!r}")
+        out[name] = str(value) if kind is str else kind(number)
+    return out
+
+
 def read_metrics(path: str | Path) -> dict[str, Any]:
     """The values of an o3v metrics file (raises ValueError naming the file when it is not one)."""
     try:

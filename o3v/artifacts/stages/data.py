@@ -8,7 +8,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from o3v.artifacts.stages.common import ArtifactLike, MetricsLike, finish, read_json, write_metrics
+from o3v.artifacts.stages.common import (
+    ArtifactLike,
+    MetricsLike,
+    finish,
+    read_json,
+    whole_numbers_as_int,
+    write_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,7 @@ def _curation_step(
     metrics: MetricsLike,
     config: dict,
 ) -> dict[str, Any]:
+    config = whole_numbers_as_int(dict(config or {}))
     stats = run(source.path, out.path, config or None)
     inputs = {"dataset" if stage != "annotate" else "source": source, "gate": gate}
     summary = {k: stats.get(k) for k in ("in", "kept", "rejected")}
@@ -78,6 +86,7 @@ def validate(dataset: ArtifactLike, verdict: MetricsLike, docs: ArtifactLike, *,
     from o3v.curate.gates import validate as run_gate
 
     with tempfile.TemporaryDirectory(prefix=f"o3v-gate-{suite}-") as tmp:
+        config = whole_numbers_as_int(dict(config or {}))
         result = run_gate(dataset.path, suite, tmp, config or None)
         if result.html_path is not None and Path(result.html_path).is_file():
             shutil.copyfile(result.html_path, docs.path)

@@ -16,6 +16,8 @@ from o3v.artifacts.stages.common import (
     flat_numbers,
     read_json,
     read_metrics,
+    typed_knobs,
+    whole_numbers_as_int,
     write_metrics,
 )
 from o3v.artifacts.stages.train import model_source
@@ -39,7 +41,7 @@ def eval_overrides(overrides: Mapping[str, Any] | None, knobs: Mapping[str, Any]
     {'voting': {'seed': 1}, 'frames': {'sample_fps': 2.0}, 'limit': 4}
     """
     out: dict[str, Any] = {}
-    for knob, value in (knobs or {}).items():
+    for knob, value in typed_knobs(knobs).items():
         if knob not in KNOB_FIELDS:
             raise ValueError(f"unknown eval knob {knob!r}; expected one of {sorted(KNOB_FIELDS)}")
         if not value and knob != "seed":
@@ -49,7 +51,7 @@ def eval_overrides(overrides: Mapping[str, Any] | None, knobs: Mapping[str, Any]
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
-    for key, value in dict(overrides or {}).items():
+    for key, value in whole_numbers_as_int(dict(overrides or {})).items():
         out[key] = {**out[key], **value} if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
@@ -64,6 +66,7 @@ def evaluate(
     config: str,
     overrides: Mapping[str, Any] | None = None,
     knobs: Mapping[str, Any] | None = None,
+    hardware: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score `model` on one benchmark file of `world` (`o3v.eval.runner.evaluate`).
 
@@ -72,6 +75,7 @@ def evaluate(
         config: an eval config name (`tiny-cpu`, `qwen2.5-vl-7b`) or YAML path.
         overrides: eval config keys to change (e.g. {"limit": 8}).
         knobs: the pipeline's seed / fps / frames / pixels, mapped onto the eval config.
+        hardware: the accelerator the step asked for (recorded in provenance).
     """
     from o3v.eval.config import load_config, to_dict
     from o3v.eval.runner import evaluate as run
@@ -79,7 +83,13 @@ def evaluate(
     name, annotations = benchmark["name"], benchmark["annotations"]
     cfg = load_config(config, eval_overrides(overrides, knobs))
     result = run(model_source(model), name, str(Path(world.path) / annotations), world.path, results.path, cfg)
-    settings = {"benchmark": name, "annotations": annotations, "config": config, "resolved": to_dict(cfg)}
+    settings = {
+        "benchmark": name,
+        "annotations": annotations,
+        "config": config,
+        "resolved": to_dict(cfg),
+        "hardware": dict(hardware or {}),
+    }
     finish(results, f"eval-{name}", {"model": model, "world": world}, settings, flat_numbers(result["metrics"]))
     headline = {
         "benchmark": name,
@@ -133,7 +143,7 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.4g}" if value != 0 else "0"  # no "-0"
     return "–" if value is None else str(value)
 
 

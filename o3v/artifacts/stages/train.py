@@ -19,7 +19,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from o3v.artifacts.stages.common import ArtifactLike, MetricsLike, finish, parent, write_metrics
+from o3v.artifacts.stages.common import (
+    ArtifactLike,
+    MetricsLike,
+    finish,
+    parent,
+    typed_knobs,
+    whole_numbers_as_int,
+    write_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +59,31 @@ def model_source(art: ArtifactLike) -> str:
     return json.loads(ref.read_text())["name_or_path"] if ref.is_file() else art.path
 
 
-def train_overrides(
-    overrides: dict | None, *, seed: int, fps: float, max_frames: int, min_pixels: int, max_pixels: int
-) -> dict[str, Any]:
-    """Recipe overrides from the pipeline's knobs (0 = keep the recipe's value); explicit overrides win."""
-    knobs = {
-        "seed": seed,
-        "fps": fps or None,
-        "max_frames": max_frames or None,
-        "frame_min_pixels": min_pixels or None,
-        "frame_max_pixels": max_pixels or None,
-    }
-    return {**{k: v for k, v in knobs.items() if v is not None}, **dict(overrides or {})}
+# Pipeline knob -> training recipe field (o3v.train.config.O3VFields / TrainingArguments).
+KNOB_FIELDS = {
+    "seed": "seed",
+    "fps": "fps",
+    "max_frames": "max_frames",
+    "min_pixels": "frame_min_pixels",
+    "max_pixels": "frame_max_pixels",
+}
+
+
+def train_overrides(overrides: dict | None, knobs: dict | None) -> dict[str, Any]:
+    """Recipe overrides from the pipeline's knobs (0 = keep the recipe's value, except the seed).
+
+    Explicit `overrides` win over knobs; an unknown knob is an error naming it.
+
+    >>> train_overrides({"max_steps": 2}, {"seed": 0, "fps": 0.0, "max_frames": 8})
+    {'seed': 0, 'max_frames': 8, 'max_steps': 2}
+    """
+    out: dict[str, Any] = {}
+    for knob, value in typed_knobs(knobs).items():
+        if knob not in KNOB_FIELDS:
+            raise ValueError(f"unknown training knob {knob!r}; expected one of {sorted(KNOB_FIELDS)}")
+        if value or knob == "seed":
+            out[KNOB_FIELDS[knob]] = value
+    return {**out, **whole_numbers_as_int(dict(overrides or {}))}
 
 
 def work_dir(checkpoint_root: str, stage: str, inputs: dict[str, ArtifactLike], config: str, overrides: dict) -> Path:
@@ -84,6 +105,7 @@ def train(
     config: str,
     overrides: dict[str, Any],
     knobs: dict[str, Any] | None = None,
+    hardware: dict[str, Any] | None = None,
     checkpoint_root: str = "",
     extra_inputs: dict[str, ArtifactLike | None] | None = None,
 ) -> dict[str, Any]:
@@ -108,7 +130,7 @@ def train(
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    settings = {"config": config, "overrides": overrides, "resumed": resume}
+    settings = {"config": config, "overrides": overrides, "resumed": resume, "hardware": typed_knobs(hardware)}
     summary = {k: v for k, v in result.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     finish(model, stage, {**inputs, **(extra_inputs or {})}, settings, summary)
     write_metrics(
