@@ -58,8 +58,13 @@ def finish(
     inputs: Mapping[str, ArtifactLike | list[ArtifactLike] | None],
     config: Mapping[str, Any] | None = None,
     summary: Mapping[str, Any] | None = None,
+    compute_s: float | None = None,
 ) -> pv.Provenance:
-    """Record provenance for a folder/file output and mirror it into the KFP artifact's metadata."""
+    """Record provenance for a folder/file output and mirror it into the KFP artifact's metadata.
+
+    `compute_s` (seconds spent in the library's stage function) goes into the metadata only: it describes
+    this execution, not the content (bench/pipeline.py sets it against the task's wall time).
+    """
     prov = pv.record(
         Path(out.path),
         stage=stage,
@@ -70,6 +75,8 @@ def finish(
         summary=dict(summary or {}),
     )
     out.metadata.update(prov.metadata())
+    if compute_s is not None:
+        out.metadata["compute_s"] = round(compute_s, 3)
     return prov
 
 
@@ -93,6 +100,7 @@ def write_metrics(
     stage: str,
     inputs: Mapping[str, ArtifactLike | list[ArtifactLike] | None],
     config: Mapping[str, Any] | None = None,
+    compute_s: float | None = None,
 ) -> pv.Provenance:
     """Log every number to the KFP Metrics artifact and write the o3v metrics file (values + provenance)."""
     for key, value in sorted(flat_numbers(values).items()):
@@ -107,6 +115,8 @@ def write_metrics(
         run_id=pv.run_id_from_uri(metrics.uri),
     )
     metrics.metadata.update({k: v for k, v in prov.metadata().items() if k in ("stage", "tree_hash", "parents")})
+    if compute_s is not None:
+        metrics.metadata["compute_s"] = round(compute_s, 3)
     return prov
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ def synth(world: ArtifactLike, *, videos: int, seed: int, faults: float) -> dict
     """Generate the synthetic grounded-video world (the embedded default source) into `world`."""
     from o3v.synth import generate
 
+    t0 = time.perf_counter()
     summary = generate(Path(world.path), videos=videos, seed=seed, faults=faults)
     config = {"videos": videos, "seed": seed, "faults": faults}
-    finish(world, "synth", {}, config, _headline(summary))
+    finish(world, "synth", {}, config, _headline(summary), compute_s=time.perf_counter() - t0)
     return summary
 
 
@@ -65,10 +67,12 @@ def _curation_step(
     config: dict,
 ) -> dict[str, Any]:
     config = whole_numbers_as_int(dict(config or {}))
+    t0 = time.perf_counter()
     stats = run(source.path, out.path, config or None)
+    compute_s = time.perf_counter() - t0
     inputs = {"dataset" if stage != "annotate" else "source": source, "gate": gate}
     summary = {k: stats.get(k) for k in ("in", "kept", "rejected")}
-    finish(out, stage, inputs, config, summary)
+    finish(out, stage, inputs, config, summary, compute_s=compute_s)
     write_metrics(
         metrics, {k: stats[k] for k in ("in", "kept", "rejected", "by_reason") if k in stats}, stage, {"dataset": out}
     )
@@ -87,7 +91,9 @@ def validate(dataset: ArtifactLike, verdict: MetricsLike, docs: ArtifactLike, *,
 
     with tempfile.TemporaryDirectory(prefix=f"o3v-gate-{suite}-") as tmp:
         config = whole_numbers_as_int(dict(config or {}))
+        t0 = time.perf_counter()
         result = run_gate(dataset.path, suite, tmp, config or None)
+        compute_s = time.perf_counter() - t0
         if result.html_path is not None and Path(result.html_path).is_file():
             shutil.copyfile(result.html_path, docs.path)
         else:
@@ -99,7 +105,7 @@ def validate(dataset: ArtifactLike, verdict: MetricsLike, docs: ArtifactLike, *,
         "statistics": result.statistics,
         "failed": result.failed,
     }
-    write_metrics(verdict, values, f"gate-{suite}", {"dataset": dataset}, config)
+    write_metrics(verdict, values, f"gate-{suite}", {"dataset": dataset}, config, compute_s=compute_s)
     docs.metadata.update({"gate": suite, "passed": bool(result.success)})
     (log.info if result.success else log.error)("gate %s:\n%s", suite, result.summary)
     return bool(result.success)

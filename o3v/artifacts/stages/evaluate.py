@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ def evaluate(
 
     name, annotations = benchmark["name"], benchmark["annotations"]
     cfg = load_config(config, eval_overrides(overrides, knobs))
+    t0 = time.perf_counter()
     result = run(model_source(model), name, str(Path(world.path) / annotations), world.path, results.path, cfg)
     settings = {
         "benchmark": name,
@@ -90,7 +92,8 @@ def evaluate(
         "resolved": to_dict(cfg),
         "hardware": dict(hardware or {}),
     }
-    finish(results, f"eval-{name}", {"model": model, "world": world}, settings, flat_numbers(result["metrics"]))
+    inputs = {"model": model, "world": world}
+    finish(results, f"eval-{name}", inputs, settings, flat_numbers(result["metrics"]), time.perf_counter() - t0)
     headline = {
         "benchmark": name,
         "n_scored": result.get("n_scored"),
@@ -119,6 +122,7 @@ def report(
     """
     from o3v.eval.report import build_report
 
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="o3v-report-") as tmp:
         build_report([r.path for r in results], tmp)
         shutil.copyfile(Path(tmp) / "report.html", html_out.path)
@@ -130,6 +134,7 @@ def report(
         {"results": list(results), "world": world, **present},
         {},
         {"benchmarks": sorted(combined.get("benchmarks", {}))},
+        compute_s=time.perf_counter() - t0,
     )
     write_metrics(metrics, combined, "report", {"results": list(results), "report": html_out})
     stages = {name.replace("_", "-"): read_metrics(art.path) for name, art in present.items()}

@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def base_model(model: str, out: ArtifactLike, *, seed: int = 0) -> str:
     holds `model_ref.json` naming it, and training loads it through `o3v.model.load_model` as usual.
     """
     out_dir = Path(out.path)
+    t0 = time.perf_counter()
     if model in TINY:
         from o3v.model import build_tiny
 
@@ -49,7 +51,7 @@ def base_model(model: str, out: ArtifactLike, *, seed: int = 0) -> str:
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / MODEL_REF).write_text(json.dumps({"name_or_path": model}) + "\n")
-    finish(out, "base-model", {}, {"model": model, "seed": seed}, {"model": model})
+    finish(out, "base-model", {}, {"model": model, "seed": seed}, {"model": model}, time.perf_counter() - t0)
     return model
 
 
@@ -124,6 +126,7 @@ def train(
     resume = (work / "checkpoints").is_dir() and any((work / "checkpoints").iterdir())
     log.info("%s: training in %s (%s)", stage, work, "resuming from its checkpoints" if resume else "fresh")
     work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     try:
         result = run(dataset.path, work, config, overrides, model_source(start), resume)
         shutil.copytree(work, model.path, ignore=shutil.ignore_patterns("checkpoints"), dirs_exist_ok=True)
@@ -132,7 +135,7 @@ def train(
             shutil.rmtree(scratch, ignore_errors=True)
     settings = {"config": config, "overrides": overrides, "resumed": resume, "hardware": typed_knobs(hardware)}
     summary = {k: v for k, v in result.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
-    finish(model, stage, {**inputs, **(extra_inputs or {})}, settings, summary)
+    finish(model, stage, {**inputs, **(extra_inputs or {})}, settings, summary, time.perf_counter() - t0)
     write_metrics(
         metrics,
         {k: v for k, v in result.items() if k not in ("curves", "environment")},
