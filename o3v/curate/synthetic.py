@@ -107,6 +107,17 @@ class OracleVerifier:
         frames = {min(n - 1, max(0, f)) for f in (math.floor(item.time * fps), math.ceil(item.time * fps))}
         return [o["boxes"][f] for o in video["objects"] if o["name"] == item.object for f in frames if o["boxes"][f]]
 
+    def _why(self, item: VerifyItem, gt: list, best: float) -> str:
+        if best >= self.min_iou:
+            return "matches the ground truth"
+        if gt:
+            return f"the {item.object} is elsewhere (IoU {best:.2f} < {self.min_iou})"
+        if item.time is None:
+            names = {o.get("name") for o in self.images[item.media].get("objects", [])}
+        else:
+            names = {o["name"] for o in self.videos[item.media]["objects"]}
+        return f"not visible at {item.time} s" if item.object in names else f"no {item.object} in {item.media}"
+
     def verify(self, items: list[VerifyItem]) -> list[Verdict]:
         out = []
         for item in items:
@@ -115,6 +126,6 @@ class OracleVerifier:
                 out.append(Verdict("unclear", None, f"{item.media} is not in the synth world"))
                 continue
             best = max((box_iou(item.box, b) for b in gt), default=0.0)
-            detail = {"best_iou": round(best, 4), "gt_boxes": len(gt)}
+            detail = {"best_iou": round(best, 4), "why": self._why(item, gt, best)}
             out.append(Verdict("yes" if best >= self.min_iou else "no", None, detail))
         return out
