@@ -82,7 +82,7 @@ def paper_values(benchmark: str, column: str | None) -> dict[str, float | None]:
     if not column:
         return {}
     paper = yaml.safe_load(PAPER_FILE.read_text(encoding="utf-8"))
-    table = paper["vstar"] if benchmark == "vstar" else paper["other"]
+    table = paper[getattr(get(benchmark), "PAPER_TABLE", "other")]
     if column not in table["columns"]:
         return {}
     k = table["columns"].index(column)

@@ -223,6 +223,8 @@ def infer(
                     else:
                         outputs[q.key] = next(texts)
                 row = adapter.predict(job.sample, outputs, job.media)
+                if swap:
+                    row["blind_frames_from"] = swap[job.sample.id].id
                 if vote_record:
                     row["vote"] = vote_record
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -268,8 +270,15 @@ def _blind_pairs(samples: list[Sample]) -> dict[str, Sample]:
     return out
 
 
-def _predicted(samples: list[Sample], path: Path, id_field: str) -> tuple[list[Sample], list[dict]]:
-    by_id = match_rows(samples, read_predictions(path), id_field, path)
+def _predicted(
+    samples: list[Sample], path: Path, id_field: str, universe: list[Sample] | None = None
+) -> tuple[list[Sample], list[dict]]:
+    """The samples of `samples` already in the predictions file, and their rows.
+
+    Rows are matched against `universe` (all samples of the annotation file): a row of a sample outside this
+    run's `--limit` is kept and ignored, a row naming no sample at all is an error (another file's predictions).
+    """
+    by_id = match_rows(universe or samples, read_predictions(path), id_field, path)
     done = [s for s in samples if s.id in by_id]
     return done, [by_id[s.id] for s in done]
 
@@ -303,7 +312,7 @@ def evaluate(
     cache = frame_cache or FrameCache(cfg.frame_cache_bytes, cfg.frame_cache_dir)
     resolver = MediaResolver(root)
     pred_path = out / "predictions.jsonl"
-    done, _ = _predicted(samples, pred_path, adapter.ID_FIELD)
+    done, _ = _predicted(samples, pred_path, adapter.ID_FIELD, loaded.samples)
     done_ids = {s.id for s in done}
     todo = [s for s in samples if s.id not in done_ids]
     if done:
@@ -313,7 +322,7 @@ def evaluate(
     t0 = time.perf_counter()
     durations = infer(handle, adapter, todo, pred_path, cfg, cache, resolver, rejects, desc=benchmark)
     t_infer = time.perf_counter() - t0
-    scored, rows = _predicted(samples, pred_path, adapter.ID_FIELD)
+    scored, rows = _predicted(samples, pred_path, adapter.ID_FIELD, loaded.samples)
     durations.update(_durations([s for s in loaded.samples if s.id not in durations], resolver))
     judge_label = None
     if hasattr(adapter, "judge_rows"):
@@ -348,7 +357,9 @@ def evaluate(
         "timing": {"inference_s": round(t_infer, 3), "scoring_s": round(t_score, 3)},
     }
     if cfg.blind_ablation and getattr(adapter, "BLIND_ABLATION", False) and scored:
-        result["blind_frame"] = _blind(handle, adapter, scored, out, cfg, cache, resolver, rejects, benchmark)
+        result["blind_frame"] = _blind(
+            handle, adapter, scored, out, cfg, cache, resolver, rejects, benchmark, loaded.samples
+        )
     with (out / "rejects.jsonl").open("w", encoding="utf-8") as f:
         for r in rejects:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -367,15 +378,20 @@ def _blind(
     resolver: MediaResolver,
     rejects: list[dict],
     benchmark: str,
+    universe: list[Sample],
 ) -> dict | None:
-    """Every sample asked again with another clip's frames, scored against its own ground truth."""
-    pairs = _blind_pairs(samples)
+    """Every sample asked again with another clip's frames, scored against its own ground truth.
+
+    Pairs are drawn over the whole annotation file, so they do not change with `--limit` and a resumed
+    ablation stays consistent; each row records the sample whose frames it was shown (`blind_frames_from`).
+    """
+    pairs = _blind_pairs(universe)
     if not pairs:
         log.warning("%s: blind-frame ablation skipped: every sample shares one video", benchmark)
         return None
     paired = [s for s in samples if s.id in pairs]
     path = out / "predictions_blind.jsonl"
-    done, _ = _predicted(paired, path, adapter.ID_FIELD)
+    done, _ = _predicted(paired, path, adapter.ID_FIELD, universe)
     done_ids = {s.id for s in done}
     infer(
         handle,
@@ -389,7 +405,7 @@ def _blind(
         swap=pairs,
         desc=f"{benchmark} (blind frames)",
     )
-    scored, rows = _predicted(paired, path, adapter.ID_FIELD)
+    scored, rows = _predicted(paired, path, adapter.ID_FIELD, universe)
     return {
         "metrics": adapter.score(scored, rows, file=str(path), parse_mode=cfg.parse_mode),
         "n": len(scored),

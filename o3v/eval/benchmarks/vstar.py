@@ -42,6 +42,7 @@ from o3v.grounded import format_number
 
 NAME = "vstar"
 ID_FIELD = "index"
+PAPER_TABLE = "vstar"  # the table of o3v/configs/eval/paper.yaml holding this benchmark's columns
 OFFICIAL_JUDGE = "Qwen/Qwen2.5-72B-Instruct"
 THRESHOLDS = (0.3, 0.5, 0.7)
 AP_THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)

@@ -68,6 +68,9 @@ def test_resume_skips_done_samples_and_repairs_a_torn_line(synth_world, tmp_path
     assert [r["index"] for r in rows] == [0, 1, 2, 3] and rows[0]["prediction"] == "1 to 3"
     assert result["n_scored"] == 4 and set(result["metrics"]) >= {"miou", "r@0.3", "r@0.5", "r@0.7"}
     assert json.loads((out / "metrics.json").read_text())["timing"]["inference_s"] >= 0
+    fake.calls.clear()
+    again = evaluate(FAKE, "tvgbench", bench(synth_world, "tvgbench"), synth_world, out, "tiny-cpu", limit=1)
+    assert fake.calls == [] and again["n_scored"] == 1  # a smaller --limit rescoring the rows it has
 
 
 def test_missing_media_is_rejected_with_its_reason(synth_world, tmp_path, monkeypatch):
