@@ -13,7 +13,7 @@ Rules (stable reason codes):
   `answer_unparseable`;
 - tags are balanced and not nested (`unbalanced_tags`); every `<obj>` is a full claim
   (`malformed_claim`, when `check.require_well_formed_claims`);
-- near-duplicate questions of one video and task (normalized text similarity >=
+- near-duplicate questions of one video and task (same content words and normalized text similarity >=
   `check.near_duplicate_similarity`): the first record is kept, later ones are `near_duplicate_question`;
 - optional rewrite of the reasoning through a teacher backend (`check.rewrite`; see `o3v.curate.rewrite`).
 """
@@ -45,6 +45,11 @@ _STATED_OPTION_RE = re.compile(r"(?i:answer\s+is)\s+(?:(?i:option)\s+)?[\(\[]?([
 _OPTION_LETTER_RE = re.compile(r"^\s*[\(\[]?([A-Z])[\.\)\]:]")
 _OPTION_SPAN_RE = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*(?:to|-|–)\s*(\d+(?:\.\d+)?)\s*s?")
 _NON_WORD_RE = re.compile(r"[^\w]+")
+# Function words only: a question that differs in anything else (object, colour, number, verb) is distinct.
+_STOPWORDS = frozenset(
+    "a an the of in on at to is are was were be been does do did this that these those it its there video clip "
+    "please can you tell me what which".split()
+)
 _EPS = 1e-6
 
 
@@ -202,26 +207,40 @@ def consistency_problems(record: Record, cfg: CheckConfig) -> list[Problem]:
     return out
 
 
+def content_words(text: str) -> frozenset[str]:
+    """Words of a normalized question that carry meaning (stopwords dropped).
+
+    Example:
+        >>> sorted(content_words("when is the red circle visible in the video"))
+        ['circle', 'red', 'visible']
+    """
+    return frozenset(w for w in text.split() if w not in _STOPWORDS)
+
+
 def find_duplicates(records: list[Record], threshold: float) -> dict[int, tuple[int, float]]:
     """Positions of near-duplicate records -> (position of the kept record, similarity).
 
-    Compared within one (media path, task) group only, in input order; the first of a group of
-    near-duplicates is kept. Cheap upper bounds (`real_quick_ratio`, `quick_ratio`) skip most pairs.
+    Two questions of one (media path, task) group are near-duplicates when they have the same content
+    words (stopwords, case, punctuation and spacing aside) and a normalized character similarity >=
+    `threshold`. Character similarity alone would merge templated questions about different objects
+    ("the yellow man" / "the yellow woman" score 0.97), so a question that differs in any content word
+    (an object, a colour, a number) is never dropped. The first of a group is kept, in input order.
     """
-    groups: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[tuple[int, str, frozenset[str]]]] = defaultdict(list)
     dups: dict[int, tuple[int, float]] = {}
     for pos, rec in enumerate(records):
         text = normalize_question(rec.question)
+        words = content_words(text)
         kept = groups[(rec.media_path, rec.task)]
-        for other_pos, other in kept:
-            sm = difflib.SequenceMatcher(None, text, other, autojunk=False)
-            if sm.real_quick_ratio() >= threshold and sm.quick_ratio() >= threshold:
-                ratio = sm.ratio()
-                if ratio >= threshold:
-                    dups[pos] = (other_pos, ratio)
-                    break
+        for other_pos, other, other_words in kept:
+            if words != other_words:
+                continue
+            ratio = difflib.SequenceMatcher(None, text, other, autojunk=False).ratio()
+            if ratio >= threshold:
+                dups[pos] = (other_pos, ratio)
+                break
         else:
-            kept.append((pos, text))
+            kept.append((pos, text, words))
     return dups
 
 
