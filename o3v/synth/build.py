@@ -15,6 +15,7 @@ the encoder runs single-threaded, so the same arguments give byte-identical file
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import shutil
@@ -74,6 +75,13 @@ def _check_args(videos: int, seed: int, faults: float, heldout: float) -> None:
         raise ValueError(f"heldout must be a fraction in [0, 1), got {heldout!r}")
 
 
+def _check_parquet_support() -> None:
+    """The VideoMME file is parquet: fail before rendering anything when pandas/pyarrow are missing."""
+    missing = [m for m in ("pandas", "pyarrow") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"o3v synth writes the VideoMME parquet file and needs {missing}: pip install 'o3v[eval]'")
+
+
 def split_counts(videos: int, heldout: float) -> int:
     """How many videos are held out for the benchmarks."""
     if videos < 2 or heldout <= 0:
@@ -115,6 +123,7 @@ def generate(
     `heldout` the fraction of videos kept for the benchmark files only.
     """
     _check_args(videos, seed, faults, heldout)
+    _check_parquet_support()
     cfg = config or WorldConfig()
     out = Path(out_dir)
     _prepare(out)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from o3v.grounded import parse_times
-from o3v.synth.tasks import LETTERS, ClaimRef, Draft, round_box
+from o3v.synth.tasks import LETTERS, ClaimRef, Draft, round3
 from o3v.synth.world import ABSENT_COLOURS, ABSENT_SHAPES, SHAPES
 
 STAGES: dict[str, str] = {
@@ -86,7 +86,7 @@ def _big_box(rng: np.random.Generator, width: float, height: float) -> tuple[lis
     x1, y1 = float(rng.uniform(0, 1 - w)), float(rng.uniform(0, 1 - h))
     box = [x1, y1, min(1.0, x1 + w), min(1.0, y1 + h)]
     if width == 1.0 and height == 1.0:
-        out = [min(1.0, v) for v in round_box(box)]
+        out = [min(1.0, v) for v in round3(box)]
     else:
         out = [
             math.floor(box[0] * width),

@@ -62,7 +62,6 @@ class Draft:
     image: np.ndarray | None = field(default=None, repr=False)  # visual QA still (written as PNG)
     image_frame: int | None = None  # visual QA: the video frame the still was cut from
     key_frames: dict[str, float] = field(default_factory=dict)  # idx -> time, in time order
-    key_frame_index: dict[str, int] = field(default_factory=dict)  # idx -> frame index (ground truth)
     key_items: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
 
     @property
@@ -101,8 +100,15 @@ class Draft:
         return self.text_answer, self.text_answer
 
     def records(self) -> tuple[Record, Record]:
-        """The SFT record and the RL record of this draft."""
+        """The SFT record and the RL record of this draft (independent objects, same id)."""
         sft_answer, rl_answer = self.answers()
+        return (
+            Record(answer=sft_answer, reasoning_process=self.reasoning_text(), **self._fields()),
+            Record(answer=rl_answer, **self._fields()),
+        )
+
+    def _fields(self) -> dict[str, Any]:
+        """Fields the SFT and RL records share."""
         common: dict[str, Any] = {"task": self.task, "source": SOURCE, "id": self.id, "question": self.question}
         if self.task == "visual QA":
             common.update(image_path=self.image_path, image_size=[self.video.width, self.video.height])
@@ -115,18 +121,15 @@ class Draft:
             }
         if self.options:
             common["options"] = list(self.options)
-        return (
-            Record(answer=sft_answer, reasoning_process=self.reasoning_text(), **common),
-            Record(answer=rl_answer, **common),
-        )
+        return common
 
 
 def _rl_span(span: tuple[float, float]) -> str:
     return f"[{format_number(span[0])}, {format_number(span[1])}]"
 
 
-def round_box(box: list[float]) -> list[float]:
-    """STGR-style normalized box: 3 decimals."""
+def round3(box: list[float]) -> list[float]:
+    """STGR-style normalized box: 3 decimals (`o3v.geometry.round_box` is the integer-pixel one)."""
     return [round(float(v), 3) for v in box]
 
 
@@ -210,14 +213,13 @@ def _add_key_frames(d: Draft, entries: list[tuple[int, list[str]]]) -> dict[int,
     idx_of = {f: str(i) for i, f in enumerate(frames)}
     for f in frames:
         d.key_frames[idx_of[f]] = _t(f, spec)
-        d.key_frame_index[idx_of[f]] = f
         d.key_items[idx_of[f]] = {}
     for f, names in entries:
         for name in names:
             box = spec.box(name, f)
             if box is None:
                 raise ValueError(f"{spec.id}: {name} is not visible at frame {f}; cannot annotate it there")
-            d.key_items[idx_of[f]][name] = [round_box(box)]
+            d.key_items[idx_of[f]][name] = [round3(box)]
     return idx_of
 
 
