@@ -94,12 +94,12 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _write_benchmarks(out: Path, specs: list[VideoSpec], seed: int) -> tuple[dict, dict]:
+def _write_benchmarks(out: Path, specs: list[tuple[int, VideoSpec]], seed: int) -> tuple[dict, dict]:
     vstar, tvg, mme = [], [], []
-    for spec in specs:
+    for i, spec in specs:
         vstar += bench.vstar_items(spec)
         tvg += bench.tvg_items(spec)
-        mme += bench.videomme_rows(spec, _rng(seed, int(spec.id.rsplit("_", 1)[1]), _BENCH))
+        mme += bench.videomme_rows(spec, _rng(seed, i, _BENCH))
     root = out / "benchmarks"
     _write_json(root / bench.VSTAR_FILE, vstar)
     _write_json(root / bench.TVG_FILE, tvg)
@@ -136,20 +136,20 @@ def generate(
         video_path = f"videos/{vid}.mp4"
         write_mp4(render(spec), out / video_path, spec.fps, cfg.qp)
         split = "eval" if i >= videos - n_eval else "train"
-        log.info(
-            "video %d/%d %s (%s): %d frames, %d objects", i + 1, videos, vid, split, spec.num_frames, len(spec.objects)
-        )
+        level = logging.INFO if videos <= 20 or (i + 1) % max(1, videos // 10) == 0 else logging.DEBUG
+        log.log(level, "video %d/%d %s (%s): %d frames", i + 1, videos, vid, split, spec.num_frames)
         world.append({**spec_to_json(spec, video_path), "split": split})
         if split == "eval":
-            eval_specs.append(spec)
+            eval_specs.append((i, spec))
             continue
-        train_specs.append(spec)
+        train_specs.append((i, spec))
         manifest.append({"id": vid, "video": video_path})
-        drafts += build_drafts(spec, _rng(seed, i, _TASKS))
+        new = build_drafts(spec, _rng(seed, i, _TASKS))
+        _write_stills(out, new)
+        drafts += new
     if n_eval == 0:
         log.warning("no held-out videos: the benchmark files use the training videos")
     labels = inject_faults(drafts, faults, _rng(seed, _FAULT_STREAM))
-    _write_stills(out, drafts)
     sft, rl = zip(*(d.records() for d in drafts)) if drafts else ((), ())
     write_records(out / "stgr" / "STGR-SFT.json", sft)
     write_records(out / "stgr" / "STGR-RL.json", rl)
@@ -159,7 +159,17 @@ def generate(
     _write_json(out / "world.json", world_json)
     bench_counts, baselines = _write_benchmarks(out, eval_specs or train_specs, seed)
     summary = _summary(
-        seed, videos, faults, heldout, cfg, train_specs, eval_specs, drafts, labels, bench_counts, baselines
+        seed,
+        videos,
+        faults,
+        heldout,
+        cfg,
+        [s for _, s in train_specs],
+        [s for _, s in eval_specs],
+        drafts,
+        labels,
+        bench_counts,
+        baselines,
     )
     _write_json(out / "synth.json", summary)
     log.info("wrote %s in %.2f s", out, time.perf_counter() - started)
@@ -167,11 +177,13 @@ def generate(
 
 
 def _write_stills(out: Path, drafts: list[Draft]) -> None:
+    """Write visual-QA stills as PNG and drop the pixels from memory (`image_frame` says where they came from)."""
     for d in drafts:
         if d.image is not None:
             path = out / d.image_path
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(d.image).save(path, format="PNG")
+            d.image = None
 
 
 def _still_sources(drafts: list[Draft]) -> list[dict]:
