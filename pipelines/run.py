@@ -152,6 +152,7 @@ def run_local(pipeline, params: dict, root: Path = ROOT, cache: bool = True) -> 
     )
     clock = _TaskClock()
     rootlog = logging.getLogger()
+    level = rootlog.level
     rootlog.addFilter(clock)
     rootlog.setLevel(logging.INFO)  # cache-hit lines are INFO on the root logger
     t0 = time.perf_counter()
@@ -159,6 +160,7 @@ def run_local(pipeline, params: dict, root: Path = ROOT, cache: bool = True) -> 
         pipeline(**params)
     finally:
         rootlog.removeFilter(clock)
+        rootlog.setLevel(level)
     wall = time.perf_counter() - t0
     new = sorted(set(root.glob(f"{pipeline.name}-*")) - before)
     return RunResult(new[-1] if new else None, clock.pipeline_status, wall, clock.tasks)
