@@ -112,6 +112,18 @@ def _normalized(box: tuple[float, ...], size: tuple[float, float]) -> tuple[floa
     return box if (w, h) == (1.0, 1.0) else (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
 
 
+def _frames_index(record: Record, size: tuple[float, float]) -> list[tuple[float, dict[str, list[tuple]]]]:
+    """Per key frame: its time and {object name (lowercased): normalized boxes}, built once per record."""
+    items = record.key_items or {}
+    out = []
+    for kf in record.key_frames:
+        objects: dict[str, list[tuple]] = defaultdict(list)
+        for name, boxes in (items.get(str(kf.idx)) or {}).items():
+            objects[name.strip().lower()].extend(_normalized(tuple(b), size) for b in boxes or [])
+        out.append((float(kf.time), objects))
+    return out
+
+
 def claim_problems(record: Record, claims: tuple[Claim, ...], tol: float, min_iou: float) -> list[Problem]:
     """Every claim must point at an annotated key frame, object and box (records with key frames only)."""
     if not record.key_frames or not claims:
@@ -121,45 +133,30 @@ def claim_problems(record: Record, claims: tuple[Claim, ...], tol: float, min_io
         if record.box_space() == "image_pixels"
         else (1.0, 1.0)
     )
-    items = record.key_items
+    frames = _frames_index(record, size)
     out: list[Problem] = []
     for claim in claims:
-        near = [kf for kf in record.key_frames if abs(float(kf.time) - claim.time) <= tol + _EPS]
+        near = [objects for t, objects in frames if abs(t - claim.time) <= tol + _EPS]
+        where = {"object": claim.object, "time": claim.time}
         if not near:
             times = [kf.time for kf in record.key_frames]
-            out.append(
-                Problem(
-                    "claim_time_unmatched",
-                    "reasoning_process",
-                    {"object": claim.object, "time": claim.time, "key_frame_times": times},
-                )
-            )
+            out.append(Problem("claim_time_unmatched", "reasoning_process", {**where, "key_frame_times": times}))
             continue
-        if items is None:  # key frames without key_items (upstream SFT shape): only the time can be checked
+        if record.key_items is None:  # key frames without key_items (upstream SFT shape): only the time is checked
             continue
         want = claim.object.strip().lower()
-        annotated = [
-            _normalized(tuple(b), size)
-            for kf in near
-            for name, boxes in (items.get(str(kf.idx)) or {}).items()
-            if name.strip().lower() == want
-            for b in boxes or []
-        ]
+        annotated = [b for objects in near for b in objects.get(want, ())]
         if not annotated:
-            out.append(
-                Problem("claim_object_unmatched", "reasoning_process", {"object": claim.object, "time": claim.time})
-            )
+            out.append(Problem("claim_object_unmatched", "reasoning_process", where))
             continue
         for box in claim.boxes:
-            best = max(box_iou(_normalized(box, size), a) for a in annotated)
+            nb = _normalized(box, size)
+            if nb in annotated:  # the claim repeats an annotated box (the usual case): IoU 1, no need to compute
+                continue
+            best = max(box_iou(nb, a) for a in annotated)
             if best < min_iou:
-                out.append(
-                    Problem(
-                        "claim_box_mismatch",
-                        "reasoning_process",
-                        {"object": claim.object, "time": claim.time, "box": list(box), "best_iou": round(best, 4)},
-                    )
-                )
+                values = {**where, "box": list(box), "best_iou": round(best, 4)}
+                out.append(Problem("claim_box_mismatch", "reasoning_process", values))
     return out
 
 

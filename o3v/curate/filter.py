@@ -65,10 +65,11 @@ def box_problems(record: Record, max_area: float, claims: tuple[Claim, ...] | No
     """Problems of every key_items box, the visual-QA answer box and every claim box in the reasoning."""
     w, h = _frame_size(record)
     out: list[Problem] = []
+    seen: dict[tuple, str | None] = {}  # claims usually repeat a key_items box: judge each box once
     for idx, objects in (record.key_items or {}).items():
         for name, boxes in (objects or {}).items():
             for j, box in enumerate(boxes or []):
-                code = box_check(box, max_area, w, h)
+                code = seen[tuple(box)] = box_check(box, max_area, w, h)
                 if code:
                     out.append(Problem(code, f"key_items.{idx}.{name}[{j}]", box))
     if record.task == "visual QA":
@@ -78,7 +79,7 @@ def box_problems(record: Record, max_area: float, claims: tuple[Claim, ...] | No
             out.append(Problem(code, "answer", box if box is not None else record.answer))
     for claim in _claims(record) if claims is None else claims:
         for box in claim.boxes:
-            code = box_check(box, max_area, w, h)
+            code = seen[box] if box in seen else box_check(box, max_area, w, h)
             if code:
                 out.append(Problem(f"claim_{code}", "reasoning_process", {"object": claim.object, "box": box}))
     return out
