@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from o3v.curate.config import CurateConfig, load_config
+from o3v.curate.config import ConfigError, CurateConfig, load_config
+from o3v.curate.sources import detect_source
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ def curate(source: str | Path, out_dir: str | Path, config: Any = None) -> Curat
     from o3v.curate.gates import validate
 
     cfg: CurateConfig = load_config(config)
+    if cfg.filter.verifier in ("auto", "oracle") and detect_source(source).kind != "synth":
+        # fail before the teacher is paid, not after annotate has run
+        raise ConfigError(
+            f"filter.verifier '{cfg.filter.verifier}' needs a synth world; {source} is not one: "
+            "set filter.verifier to 'openai', 'local' or 'none'"
+        )
     out = Path(out_dir)
     result = CurateResult(out)
     previous = None

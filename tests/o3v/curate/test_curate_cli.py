@@ -46,6 +46,9 @@ def test_bad_inputs_are_one_clear_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text("filter:\n  max_box_aera: 0.5\n")
     assert main(["check", str(ds), "--out", str(tmp_path / "c"), "--config", str(tmp_path / "bad.yaml")]) == 2
     assert "unknown config key 'filter.max_box_aera'" in capsys.readouterr().err
+    assert main(["curate", "--source", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "cur"), "--teacher",
+                 "openai"]) == 2  # fmt: skip
+    assert "needs a synth world" in capsys.readouterr().err and not (tmp_path / "cur").exists()
     assert main(["curate-report", str(tmp_path)]) == 2
     assert "no stage outputs" in capsys.readouterr().err
 
