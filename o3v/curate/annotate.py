@@ -239,6 +239,7 @@ def annotate(source: str | Path, out_dir: str | Path, config: Any = None) -> dic
         n_in += _add_reply(out, job, reply, media, ids, invalid)
         failed_calls += reply.error is not None
         cached += reply.cached
+    n_in += _add_unclaimed(out, teacher, entries, media, ids)
     meta = {
         "media_root": media_root,
         "source": str(Path(source).resolve()),

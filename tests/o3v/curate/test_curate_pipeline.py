@@ -97,3 +97,19 @@ def test_curate_stops_at_a_failing_gate(synth_world, tmp_path, capsys):
     assert "gate 'raw': FAILED" in err and "expect_table_row_count_to_be_between" in err
     assert not (tmp_path / "cur" / "filter").exists()
     assert (tmp_path / "cur" / "gates" / "raw" / "gate_raw.html").is_file()
+
+
+def test_synth_records_of_videos_left_out_of_the_manifest_are_rejected_not_dropped(synth_world, tmp_path):
+    world = tmp_path / "world"
+    shutil.copytree(synth_world, world)
+    lines = (world / "manifest.jsonl").read_text().splitlines()
+    (world / "manifest.jsonl").write_text("\n".join(lines[1:]) + "\n")  # drop the first video
+    dropped = json.loads(lines[0])["video"]
+    full = annotate(synth_world, tmp_path / "full")
+    part = annotate(world, tmp_path / "part")
+    assert part["in"] == full["in"]  # the same candidate records, every one accounted for
+    rejects = _lines(tmp_path / "part" / "rejects.jsonl")
+    assert rejects and all(r["reason"] == "not_in_manifest" and r["values"] == dropped for r in rejects)
+    # the still image cut from the left-out video has no video of its own: checked and kept
+    kept = _lines(tmp_path / "part" / "records.jsonl")
+    assert part["kept"] == len(kept) == full["kept"] - len(rejects)
