@@ -51,3 +51,12 @@ def test_raw_gate_tolerates_what_filter_will_remove_and_cli_exit_codes(tmp_path,
     assert main(["validate", str(ds), "--suite", "filtered", "--out", str(tmp_path / "filtered")]) == 1
     out = capsys.readouterr().out
     assert "gate 'raw': PASSED" in out and "gate 'filtered': FAILED" in out and "Data Docs:" in out
+
+
+def test_a_dataset_without_boxes_or_key_frames_is_not_failed_by_vacuous_means(tmp_path):
+    from curate_builders import temporal
+
+    ds = write_dataset(tmp_path / "ds", [temporal(f"t{i}", f"videos/v{i}.mp4") for i in range(3)])
+    res = validate(ds, "consistent", tmp_path / "gate")
+    assert res.success, res.summary
+    assert "mean_box_area" not in {f["kwargs"].get("column") for f in res.failed}
