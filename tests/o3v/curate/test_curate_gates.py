@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from curate_builders import clean_records, modified, spatial, write_dataset
+from curate_builders import clean_records, modified, spatial, temporal, write_dataset
 
 from o3v.cli import main
 from o3v.curate.gates import records_frame, validate
@@ -54,8 +54,6 @@ def test_raw_gate_tolerates_what_filter_will_remove_and_cli_exit_codes(tmp_path,
 
 
 def test_a_dataset_without_boxes_or_key_frames_is_not_failed_by_vacuous_means(tmp_path):
-    from curate_builders import temporal
-
     ds = write_dataset(tmp_path / "ds", [temporal(f"t{i}", f"videos/v{i}.mp4") for i in range(3)])
     res = validate(ds, "consistent", tmp_path / "gate")
     assert res.success, res.summary
