@@ -98,7 +98,14 @@ class SampledFrames:
     info: VideoInfo
 
     def metadata(self) -> dict[str, Any]:
-        """The `video_metadata` a transformers video processor needs to encode time (ml-stack.md §4.2)."""
+        """The `video_metadata` a transformers video processor needs to encode time (ml-stack.md §4.2).
+
+        Only for the video-token input path (o3v's prompts send frames as images with their times in
+        text). Qwen2.5-VL derives the frame spacing as `duration / len(indices)`: exact for the spread
+        case; for the `k / sample_fps` grid on a clip whose `duration * sample_fps` is not a whole
+        number it is longer than the true spacing by less than `1 / len(indices)` (e.g. 7.3 s: 0.521 s
+        encoded for 0.5 s). Qwen3-VL takes times from `frames_indices / fps` and is exact.
+        """
         return {
             "total_num_frames": self.info.num_frames,
             "fps": self.info.fps,
