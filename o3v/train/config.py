@@ -341,9 +341,15 @@ def check_deepspeed(args: Any, model_config: Any, num_training_steps: int) -> di
     filled = copy.deepcopy(args.hf_deepspeed_config)  # finalize mutates; the trainer finalizes its own copy
     try:
         filled.trainer_config_finalize(args, SimpleNamespace(config=model_config), num_training_steps)
+        from deepspeed import comm
         from deepspeed.runtime.config import DeepSpeedConfig
 
-        DeepSpeedConfig(filled.config)
+        # transformers matched train_batch_size to the launcher's world size; DeepSpeed's model counts the
+        # processes its own comm knows (1 before it is initialised): validate that view of the same config.
+        view = {**filled.config}
+        world = comm.get_world_size() if comm.is_initialized() else 1
+        view["train_batch_size"] = view["train_micro_batch_size_per_gpu"] * view["gradient_accumulation_steps"] * world
+        DeepSpeedConfig(view)
     except (ValueError, TypeError, KeyError, AssertionError) as exc:
         raise ConfigError(f"field 'deepspeed' ({args.deepspeed}): {exc}") from exc
     return filled.config

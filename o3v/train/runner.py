@@ -90,6 +90,14 @@ def load_base(cfg: Any, base_model: str | None, resume_from: str | None = None) 
         source = resume_from
         log.info("resume: loading model weights from %s", resume_from)
     device = "cpu" if cfg.use_cpu else None
+    if cfg.deepspeed:
+        # Under ZeRO-3, from_pretrained partitions weights while loading (deepspeed.zero.Init), which reads the
+        # world size from DeepSpeed's comm before initialising it; with use_cpu, accelerate sets up a plain gloo
+        # group and never DeepSpeed's. Initialise it on top of the trainer's process group first.
+        import deepspeed
+
+        log.info("distributed setup: world size %d, device %s", cfg.world_size, cfg.device)
+        deepspeed.init_distributed(dist_backend="gloo" if cfg.use_cpu else "nccl")
     model, processor = load_model(
         source,
         dtype=cfg.model_dtype,
@@ -291,14 +299,14 @@ def finalize(
         "train_runtime_s": train_out.get("train_runtime"),
         **summarize(history, summary_keys),
     }
-    if not state.is_world_process_zero:
-        return metrics
     model = trainer.model
     if hasattr(model, "merge_and_unload"):  # LoRA: ship a plain checkpoint that load_model reads as is
-        model = model.merge_and_unload()
-        model.save_pretrained(out, safe_serialization=True)
+        if state.is_world_process_zero:
+            model.merge_and_unload().save_pretrained(out, safe_serialization=True)
     else:
-        trainer.save_model(str(out))
+        trainer.save_model(str(out))  # every rank: under ZeRO-3 the weights are gathered collectively
+    if not state.is_world_process_zero:
+        return metrics
     processor.save_pretrained(out)
     cfg = resolved_dict(trainer.args)
     (out / "config.resolved.yaml").write_text(yaml.safe_dump(cfg, sort_keys=True), encoding="utf-8")
