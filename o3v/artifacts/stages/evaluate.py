@@ -158,35 +158,40 @@ def run_summary(
     """The short Markdown summary of a finished run (pure: metrics dicts in, text out).
 
     Args:
-        stages: metrics by stage name (annotate, filter, check, gate-raw, ..., sft, gspo); absent = not run.
+        stages: metrics by stage name (annotate, filter, check, gate-raw, ..., sft, gspo); a section whose
+            stages are all absent (e.g. curation in a retraining run) is left out.
         verdicts: the report's headline rows per benchmark (value, baselines, verdict).
         where: named paths or URIs to print at the end (report, metrics, ...).
     """
-    lines = ["# o3v run summary", "", "## Curation (kept + rejected = in)", "",
-             "| stage | in | kept | rejected |", "|---|---:|---:|---:|"]  # fmt: skip
-    for name in ("annotate", "filter", "check"):
-        s = stages.get(name)
-        row = [_fmt(s.get(k)) for k in ("in", "kept", "rejected")] if s else ["not run"] * 3
-        lines.append(f"| {name} | " + " | ".join(row) + " |")
-    lines += ["", "## Gates", "", "| gate | result | expectations met |", "|---|---|---|"]
-    for name in ("gate-raw", "gate-filtered", "gate-consistent"):
-        g = stages.get(name)
-        if not g:
-            lines.append(f"| {name[5:]} | not run | – |")
-            continue
-        st = g.get("statistics", {})
-        met = f"{_fmt(st.get('successful_expectations'))}/{_fmt(st.get('evaluated_expectations'))}"
-        lines.append(f"| {g.get('gate', name)} | {'passed' if g.get('passed') else 'FAILED'} | {met} |")
-    lines += ["", "## Training", "", "| stage | steps | loss first → last | reward first → last |",
-              "|---|---:|---|---|"]  # fmt: skip
-    for name in ("sft", "gspo"):
-        t = stages.get(name)
-        if not t:
-            lines.append(f"| {name} | not run | – | – |")
-            continue
-        loss = f"{_fmt(t.get('loss_first'))} → {_fmt(t.get('loss_last'))}"
-        reward = f"{_fmt(t.get('reward_first'))} → {_fmt(t.get('reward_last'))}" if "reward_first" in t else "–"
-        lines.append(f"| {name} | {_fmt(t.get('global_step'))} | {loss} | {reward} |")
+    lines = ["# o3v run summary"]
+    if any(name in stages for name in ("annotate", "filter", "check")):
+        lines += ["", "## Curation (kept + rejected = in)", "", "| stage | in | kept | rejected |",
+                  "|---|---:|---:|---:|"]  # fmt: skip
+        for name in ("annotate", "filter", "check"):
+            s = stages.get(name)
+            row = [_fmt(s.get(k)) for k in ("in", "kept", "rejected")] if s else ["not run"] * 3
+            lines.append(f"| {name} | " + " | ".join(row) + " |")
+    if any(name.startswith("gate-") for name in stages):
+        lines += ["", "## Gates", "", "| gate | result | expectations met |", "|---|---|---|"]
+        for name in ("gate-raw", "gate-filtered", "gate-consistent"):
+            g = stages.get(name)
+            if not g:
+                lines.append(f"| {name[5:]} | not run | – |")
+                continue
+            st = g.get("statistics", {})
+            met = f"{_fmt(st.get('successful_expectations'))}/{_fmt(st.get('evaluated_expectations'))}"
+            lines.append(f"| {g.get('gate', name)} | {'passed' if g.get('passed') else 'FAILED'} | {met} |")
+    if "sft" in stages or "gspo" in stages:
+        lines += ["", "## Training", "", "| stage | steps | loss first → last | reward first → last |",
+                  "|---|---:|---|---|"]  # fmt: skip
+        for name in ("sft", "gspo"):
+            t = stages.get(name)
+            if not t:
+                lines.append(f"| {name} | not run | – | – |")
+                continue
+            loss = f"{_fmt(t.get('loss_first'))} → {_fmt(t.get('loss_last'))}"
+            reward = f"{_fmt(t.get('reward_first'))} → {_fmt(t.get('reward_last'))}" if "reward_first" in t else "–"
+            lines.append(f"| {name} | {_fmt(t.get('global_step'))} | {loss} | {reward} |")
     lines += ["", "## Evaluation beside constant baselines", "",
               "| benchmark | metric | model | best constant baseline | verdict |",
               "|---|---|---:|---|---|"]  # fmt: skip

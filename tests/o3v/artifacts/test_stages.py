@@ -205,3 +205,5 @@ def test_run_summary_table() -> None:
     assert "| sft | 60 | 9.5 → 2.25 | – |" in text and "| gspo | 60 | 0 → 0 | 1.5 → 2 |" in text
     assert "| tvgbench | miou | 0.1 | best_constant_span = 0.55 | below baseline |" in text
     assert text.rstrip().endswith("- report: `/r/report`")
+    eval_only = ev.run_summary({}, verdicts, {})
+    assert "## Curation" not in eval_only and "## Training" not in eval_only and "| tvgbench | miou |" in eval_only
