@@ -317,6 +317,8 @@ def resolved_dict(cfg: Any) -> dict[str, Any]:
         if not f.init or f.name.startswith("_"):
             continue
         value = getattr(cfg, f.name)
+        if "token" in f.name and value not in (None, ""):  # hub_token & co: never write credentials to disk
+            value = "<redacted>"
         if hasattr(value, "value"):  # enums
             value = value.value
         if not isinstance(value, str | int | float | bool | list | dict | type(None)):

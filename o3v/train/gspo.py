@@ -79,7 +79,8 @@ def build_trainer(
         cfg.gate,
     )
     source = config if isinstance(config, str) else "config dict"
-    return trainer, {"processor": processor, "base": base, "data": data, "resume_from": resume_from, "source": source}
+    ctx = {"processor": processor, "base": base, "data": data, "resume_from": resume_from, "source": source}
+    return trainer, {**ctx, "overrides": dict(overrides or {})}
 
 
 def run(
@@ -102,6 +103,7 @@ def run(
         base=ctx["base"],
         config_source=ctx["source"],
         data=ctx["data"],
+        overrides=ctx["overrides"],
         curve_groups={"reward": ["reward", *terms], "loss": ["loss"], "clip": ["clip_ratio/region_mean"]},
         summary_keys=["reward", "reward_std", *terms, "loss", "completions/mean_length", "clip_ratio/region_mean"],
     )

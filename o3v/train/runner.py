@@ -211,7 +211,9 @@ def _fmt(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def model_card(stage: str, base: str, config_source: str, data: Any, metrics: dict, cfg: dict, curves: list) -> str:
+def model_card(
+    stage: str, base: str, config_source: str, data: Any, metrics: dict, cfg: dict, curves: list, overrides: dict
+) -> str:
     """`model_card.md`: what was trained from what, with which config, and what it measured."""
     keys = (
         "learning_rate",
@@ -252,7 +254,8 @@ Trained by o3v {__version__} (`o3v {stage}`) from **{base}**. Load it with `o3v.
 {data_rows}
 
 ## Config
-From `{config_source}`; every field is in `config.resolved.yaml`. Main settings:
+From `{config_source}` with overrides `{json.dumps(overrides, default=str)}`; every field is in
+`config.resolved.yaml`. Main settings:
 
 | field | value |
 |---|---|
@@ -284,6 +287,7 @@ def finalize(
     data: Any,
     curve_groups: dict[str, list[str]],
     summary_keys: list[str],
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the final model folder (module docstring); returns metrics.json's content."""
     out = Path(out_dir)
@@ -318,7 +322,7 @@ def finalize(
     metrics["environment"] = {"python": platform.python_version(), "world_size": int(os.environ.get("WORLD_SIZE", 1))}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
     shown = {k: v for k, v in metrics.items() if k not in ("curves", "environment")}
-    card = model_card(stage, base, config_source, data, shown, cfg, curves)
+    card = model_card(stage, base, config_source, data, shown, cfg, curves, overrides or {})
     (out / "model_card.md").write_text(card, encoding="utf-8")
     log.info("%s model written to %s (step %d)", stage, out, state.global_step)
     return metrics

@@ -64,7 +64,8 @@ def build_trainer(
     if not trainer.completion_only_loss:  # a prompt-completion dataset turns it on; never train on the prompt
         raise RuntimeError("trl did not enable completion_only_loss for prompt-completion rows")
     source = config if isinstance(config, str) else "config dict"
-    return trainer, {"processor": processor, "base": base, "data": data, "resume_from": resume_from, "source": source}
+    ctx = {"processor": processor, "base": base, "data": data, "resume_from": resume_from, "source": source}
+    return trainer, {**ctx, "overrides": dict(overrides or {})}
 
 
 def run(
@@ -86,6 +87,7 @@ def run(
         base=ctx["base"],
         config_source=ctx["source"],
         data=ctx["data"],
+        overrides=ctx["overrides"],
         curve_groups={"loss": ["loss"], "token_accuracy": ["mean_token_accuracy"]},
         summary_keys=["loss", "mean_token_accuracy", "grad_norm"],
     )

@@ -165,3 +165,13 @@ def test_presets_only_name_real_grpo_config_fields():
     fields = set(config_class("gspo").__dataclass_fields__)
     for preset in GSPO_PRESETS.values():
         assert set(preset) <= fields
+
+
+def test_resolved_config_is_plain_yaml_and_never_holds_credentials():
+    import yaml
+
+    from o3v.train.config import resolved_dict
+
+    resolved = resolved_dict(_load("gspo", hub_token="hf_secret"))
+    assert resolved["hub_token"] == "<redacted>" and "hf_secret" not in yaml.safe_dump(resolved)
+    assert resolved["preset"] == "gspo" and resolved["rewards"][0] == "answer_accuracy"
