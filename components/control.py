@@ -25,19 +25,16 @@ def stop_run(message: str):
 
 
 @dsl.component(**CPU)
-def publish_version(artifact: Input[Artifact], name: str, kind: str, store_uri: str) -> str:
+def publish_version(artifact: Input[Artifact], name: str, kind: str, store_uri: str, media_version: str = "") -> str:
     """Publishes an artifact as the next immutable version of `name` in the o3v store; returns its URI."""
     from o3v.artifacts.stages import control
 
-    return control.publish(artifact, name=name, kind=kind, store_uri=store_uri)
+    return control.publish(artifact, name=name, kind=kind, store_uri=store_uri, media_version=media_version)
 
 
 @dsl.component(**CPU)
-def fetch_version(ref: str, store_uri: str, out: Output[Dataset], media: Input[Dataset] = None) -> str:
-    """Materialises a store version (`name@latest`) as a dataset; returns the version URI it resolved to.
-
-    With `media`, the dataset's media folder is pointed at that (fetched) media.
-    """
+def fetch_dataset(ref: str, store_uri: str, dataset: Output[Dataset], media: Output[Dataset]) -> str:
+    """Materialises a dataset version (`stgr-curated@latest`) and the media version published with it."""
     from o3v.artifacts.stages import control
 
-    return control.fetch(out, ref=ref, store_uri=store_uri, media=media)
+    return control.fetch_dataset(dataset, media, ref=ref, store_uri=store_uri)

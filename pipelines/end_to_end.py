@@ -63,9 +63,19 @@ def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
     # into the nested condition/loop groups (resource placeholders alone are not propagated there).
     hardware = {"accelerator_type": accel[0], "accelerator_count": accel[1]}
     store = p["store_uri"]
-    # Versions that scheduled retraining (pipelines/retrain.py) reads back as `<name>@latest`.
-    uncached(on_cpu(control.publish_version(artifact=media, name="media", kind="world", store_uri=store)))
-    uncached(on_cpu(control.publish_version(artifact=curated, name="stgr-curated", kind="dataset", store_uri=store)))
+    # Versions that scheduled retraining (pipelines/retrain.py) reads back: the dataset links its media version.
+    pub_media = uncached(on_cpu(control.publish_version(artifact=media, name="media", kind="world", store_uri=store)))
+    uncached(
+        on_cpu(
+            control.publish_version(
+                artifact=curated,
+                name="stgr-curated",
+                kind="dataset",
+                store_uri=store,
+                media_version=pub_media.outputs["Output"],
+            )
+        )
+    )
     base = on_cpu(train.base_model(model=p["model"], seed=p["seed"])).set_display_name("base model")
     sft = train.train_sft(
         dataset=curated,

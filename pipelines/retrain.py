@@ -2,9 +2,9 @@
 
     make schedule CRON="0 0 3 * * 1"      # pipelines/schedule.py creates a recurring run of this pipeline
 
-Each run resolves `stgr-curated@latest` and `media@latest` in the o3v store when it starts (the fetch steps
-are never cached), so a schedule picks up whatever curation published last; the fetched copies' provenance
-names the exact versions, and the new model is published as the next `o3v-model` version.
+Each run resolves `stgr-curated@latest` in the o3v store when it starts (the fetch step is never cached), plus
+the media version that dataset was published with, so a schedule picks up whatever curation published last;
+the fetched copies' provenance names the exact versions, and the new model is the next `o3v-model` version.
 """
 
 from kfp import dsl
@@ -18,7 +18,6 @@ from pipelines.end_to_end import CHECKPOINT_MOUNT, DEFAULT_BENCHMARKS, GPU_RESOU
 @dsl.pipeline(name="o3v-retrain", description="Retrain SFT -> GSPO from the latest curated dataset version; eval.")
 def retrain_pipeline(
     dataset_ref: str = "stgr-curated@latest",
-    media_ref: str = "media@latest",
     store_uri: str = platform.ARTIFACT_STORE,
     model: str = "tiny-qwen2.5-vl",
     sft_config: str = "tiny-cpu",
@@ -39,11 +38,9 @@ def retrain_pipeline(
 ):
     knobs = {"seed": seed, "fps": fps, "max_frames": max_frames, "min_pixels": min_pixels, "max_pixels": max_pixels}
     hardware = {"accelerator_type": accelerator_type, "accelerator_count": accelerator_count}
-    media = control.fetch_version(ref=media_ref, store_uri=store_uri)
-    uncached(on_cpu(media)).set_display_name("media@latest")
-    data = control.fetch_version(ref=dataset_ref, store_uri=store_uri, media=media.outputs["out"])
-    uncached(on_cpu(data)).set_display_name("dataset@latest")
-    dataset, world = data.outputs["out"], media.outputs["out"]
+    fetched = uncached(on_cpu(control.fetch_dataset(ref=dataset_ref, store_uri=store_uri)))
+    fetched.set_display_name("dataset@latest")
+    dataset, world = fetched.outputs["dataset"], fetched.outputs["media"]
     base = on_cpu(train.base_model(model=model, seed=seed)).set_display_name("base model")
     sft = train.train_sft(
         dataset=dataset,

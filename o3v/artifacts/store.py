@@ -23,7 +23,7 @@ import json
 import logging
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,9 @@ class Manifest:
     provenance: Provenance  # provenance.uri is the version URI; parents/config/code are the source artifact's
     source_uri: str | None
     published_at: str
+    # Other versions this one belongs with, by role (a curated dataset names the media version its
+    # records' videos are in, so a later run fetches the pair that was published together).
+    links: dict[str, str] = field(default_factory=dict)
 
     @property
     def uri(self) -> str:
@@ -88,6 +91,7 @@ class Manifest:
             kind=self.kind,
             source_uri=self.source_uri,
             published_at=self.published_at,
+            links=dict(self.links),
         )
         return data
 
@@ -101,8 +105,9 @@ class Manifest:
             extra = {k: data.pop(k) for k in ("name", "version", "kind", "source_uri", "published_at")}
         except KeyError as exc:
             raise ValueError(f"{source}: manifest misses field {exc}") from exc
+        links = data.pop("links", {}) or {}
         data["schema"] = PROVENANCE_SCHEMA
-        return cls(provenance=Provenance.from_json(data, source), **extra)
+        return cls(provenance=Provenance.from_json(data, source), links=dict(links), **extra)
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
@@ -204,12 +209,14 @@ class ArtifactStore:
         parents: list[Parent] | None = None,
         run_id: str | None = None,
         summary: dict[str, Any] | None = None,
+        links: dict[str, str] | None = None,
         set_latest: bool = True,
     ) -> Manifest:
         """Publish a folder (or file) as an immutable version and move the latest pointer to it.
 
         When `src` carries an o3v provenance record, its stage, config, parents, code version and run id are
-        the manifest's (explicit arguments win); `source_uri` records where it was copied from.
+        the manifest's (explicit arguments win); `source_uri` records where it was copied from; `links`
+        names related versions by role (e.g. {"media": <version URI>}).
 
         Raises:
             VersionExistsError: `version` already holds different content.
@@ -234,7 +241,8 @@ class ArtifactStore:
         if own is not None:
             prov.code, prov.created_at = own.code, own.created_at
         root = src if src.is_dir() else src.parent
-        manifest = self._publish_files(root, files, name, version, kind, prov, own.uri if own else str(src.absolute()))
+        source = own.uri if own else str(src.absolute())
+        manifest = self._publish_files(root, files, name, version, kind, prov, source, dict(links or {}))
         if set_latest:
             self._advance_latest(manifest)
         return manifest
@@ -246,13 +254,21 @@ class ArtifactStore:
         return manifest
 
     def _publish_files(
-        self, root: Path, files: dict, name: str, version: str | None, kind: str, prov: Provenance, source: str
+        self,
+        root: Path,
+        files: dict,
+        name: str,
+        version: str | None,
+        kind: str,
+        prov: Provenance,
+        source: str,
+        links: dict[str, str],
     ) -> Manifest:
         auto = version is None
         candidate = version or f"v{self._next_auto(name)}"
         for _ in range(50):
             try:
-                return self._publish_as(root, files, name, candidate, kind, prov, source)
+                return self._publish_as(root, files, name, candidate, kind, prov, source, links)
             except VersionExistsError:
                 if not auto:
                     raise
@@ -261,7 +277,15 @@ class ArtifactStore:
         raise StoreError(f"{name}: could not find a free version after 50 tries")
 
     def _publish_as(
-        self, root: Path, files: dict, name: str, version: str, kind: str, prov: Provenance, source: str
+        self,
+        root: Path,
+        files: dict,
+        name: str,
+        version: str,
+        kind: str,
+        prov: Provenance,
+        source: str,
+        links: dict[str, str],
     ) -> Manifest:
         base = f"{name}/versions/{version}"
         existing = self._existing_manifest(base)
@@ -271,7 +295,7 @@ class ArtifactStore:
             local = root / rel if root.is_dir() and (root / rel).is_file() else root / Path(rel).name
             self._put_create_only(f"{base}/files/{rel}", local, files[rel]["sha256"])
         prov.uri = self.version_uri(name, version)
-        manifest = Manifest(name, version, kind, prov, source_uri=source, published_at=utc_now())
+        manifest = Manifest(name, version, kind, prov, source_uri=source, published_at=utc_now(), links=links)
         body = json.dumps(manifest.to_json(), indent=2, sort_keys=True, default=str).encode()
         try:
             self.backend.write(f"{base}/manifest.json", body, if_generation_match=0)

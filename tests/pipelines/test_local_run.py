@@ -108,6 +108,8 @@ def test_store_holds_versions_with_the_run_in_their_manifest(tiny_runs) -> None:
     model = store.resolve("o3v-model@latest")
     assert model.provenance.stage == "gspo" and model.provenance.run_id == first.run_dir.name
     assert model.provenance.config["hardware"] == {"accelerator_type": "nvidia.com/gpu", "accelerator_count": 1}
+    curated = store.resolve("stgr-curated@latest")
+    assert curated.provenance.stage == "check" and curated.links["media"] == store.resolve("media").uri
 
 
 @pytest.mark.e2e
@@ -148,6 +150,22 @@ def test_compiled_yaml_runs_again_locally(tmp_path: Path) -> None:
     (kept,) = (tmp_path / "root").glob("o3v-rerun-filter-*/filter-records/kept")
     prov = pv.read_local(kept)
     assert prov.stage == "filter" and prov.parents[0].uri == str(annotated.path)
+
+
+@pytest.mark.slow
+def test_retraining_reads_the_latest_dataset_version(tiny_runs) -> None:
+    """`o3v-retrain` (what `make schedule` schedules) on the store the tiny run published into."""
+    from pipelines.retrain import retrain_pipeline
+
+    tmp, _, _ = tiny_runs
+    params = {k: v for k, v in _params(tmp).items() if k != "videos"}
+    result = run_mod.run_local(retrain_pipeline, params, tmp / "root-retrain")
+    assert result.status == "SUCCESS", result.tasks
+    store = ArtifactStore((tmp / "store").as_uri())
+    fetched = pv.read_local(result.run_dir / "fetch-dataset" / "dataset")
+    assert fetched.parents[0].uri == store.resolve("stgr-curated@latest").uri
+    assert store.versions("o3v-model") == ["v1", "v2"]
+    assert "## Curation" not in (result.run_dir / "build-report" / "summary").read_text()
 
 
 @pytest.mark.slow

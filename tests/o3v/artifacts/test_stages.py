@@ -108,21 +108,37 @@ def test_failed_gate_reports_and_stops(curated: dict[str, FakeArtifact], tmp_pat
         control.stop_run(message)
 
 
-def test_publish_is_idempotent_and_fetch_rewrites_media(curated: dict[str, FakeArtifact], tmp_path: Path) -> None:
+def test_publish_is_idempotent_and_fetch_brings_the_linked_media(
+    curated: dict[str, FakeArtifact], tmp_path: Path
+) -> None:
     store = (tmp_path / "store").as_uri()
-    first = control.publish(curated["filtered"], name="stgr-curated", kind="dataset", store_uri=store)
-    again = control.publish(curated["filtered"], name="stgr-curated", kind="dataset", store_uri=store)
-    assert first == again and ArtifactStore(store).versions("stgr-curated") == ["v1"]
     media_ver = control.publish(curated["world"], name="media", kind="world", store_uri=store)
-    media = art(tmp_path, "run-3", "media", "out")
-    control.fetch(media, ref="media@latest", store_uri=store)
-    out = art(tmp_path, "run-3", "fetch", "out")
-    assert control.fetch(out, ref="stgr-curated@latest", store_uri=store, media=media) == first
-    meta = json.loads((Path(out.path) / "dataset.json").read_text())
-    assert meta["media_root"] == media.path
-    prov = pv.read_local(Path(out.path))
-    assert [p.uri for p in prov.parents] == [first, media.path] and prov.config["media_root"]["now"] == media.path
-    assert media_ver.endswith("/media/versions/v1")
+    first = control.publish(
+        curated["filtered"], name="stgr-curated", kind="dataset", store_uri=store, media_version=media_ver
+    )
+    again = control.publish(
+        curated["filtered"], name="stgr-curated", kind="dataset", store_uri=store, media_version=media_ver
+    )
+    assert first == again and ArtifactStore(store).versions("stgr-curated") == ["v1"]
+    assert ArtifactStore(store).resolve("stgr-curated").links == {"media": media_ver}
+    dataset, media = art(tmp_path, "run-3", "fetch", "dataset"), art(tmp_path, "run-3", "fetch", "media")
+    assert control.fetch_dataset(dataset, media, ref="stgr-curated@latest", store_uri=store) == first
+    assert (Path(media.path) / "manifest.jsonl").is_file()
+    assert json.loads((Path(dataset.path) / "dataset.json").read_text())["media_root"] == media.path
+    prov = pv.read_local(Path(dataset.path))
+    assert [p.uri for p in prov.parents] == [first, media_ver] and prov.config["media_root"]["now"] == media.path
+    assert dataset.metadata["tree_hash"] == pv.hash_tree(Path(dataset.path))[0]
+
+
+def test_fetch_refuses_a_dataset_without_media(curated: dict[str, FakeArtifact], tmp_path: Path) -> None:
+    from o3v.artifacts.store import StoreError
+
+    store = (tmp_path / "store").as_uri()
+    control.publish(curated["filtered"], name="stgr-curated", kind="dataset", store_uri=store)
+    with pytest.raises(StoreError, match="without a media link"):
+        control.fetch_dataset(
+            art(tmp_path, "r", "f", "d"), art(tmp_path, "r", "f", "m"), ref="stgr-curated", store_uri=store
+        )
 
 
 @pytest.mark.parametrize(
