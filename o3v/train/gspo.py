@@ -27,6 +27,22 @@ log = logging.getLogger(__name__)
 FORCED = {"remove_unused_columns": False}  # the lazy rows live behind a `row` column the trainer must keep
 
 
+def vision_token_ids(model: Any, processor: Any) -> list[int]:
+    """Token ids a rollout must never sample: the vision markers and pads.
+
+    trl suppresses only the image pad; a sampled `<|vision_start|>` in a completion makes Qwen-VL's M-RoPE
+    index count an image that has no features, and the next log-prob pass crashes on a shape mismatch
+    (seen on the tiny model after SFT). Model output is untrusted, so generation cannot emit them at all.
+    """
+    ids = {
+        getattr(model.config, name, None)
+        for name in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+    }
+    vocab = processor.tokenizer.get_vocab()
+    ids |= {vocab.get(tok) for tok in ("<|vision_pad|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>")}
+    return sorted(i for i in ids if isinstance(i, int))
+
+
 def build_trainer(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -58,6 +74,11 @@ def build_trainer(
     frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
     dataset = lazy_dataset(data.records, functools.partial(gspo_row, processor=processor, frames=frames))
     rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate)
+    if not cfg.use_vllm:
+        cfg.generation_kwargs = {
+            **(cfg.generation_kwargs or {}),
+            "suppress_tokens": vision_token_ids(model, processor),
+        }
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=rewards,

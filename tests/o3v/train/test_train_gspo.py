@@ -14,6 +14,9 @@ def _history(trainer):
 
 def test_gspo_steps_run_the_vision_tower_under_grad_and_log_every_reward(train_data, tiny_model, tmp_path):
     trainer, _ = gspo.build_trainer(train_data["rl"], tmp_path / "g", "tiny-cpu", FAST, base_model=str(tiny_model))
+    config = trainer.model.config
+    suppressed = set(trainer.generation_config.suppress_tokens)  # a sampled vision marker breaks M-RoPE indexing
+    assert {config.image_token_id, config.vision_start_token_id, config.vision_end_token_id} <= suppressed
     calls = {"grad": 0, "no_grad": 0}
 
     def count(module, args):
