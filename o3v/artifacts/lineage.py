@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from o3v.artifacts.provenance import PROVENANCE_FILE, Provenance, hash_tree, read_local
+from o3v.artifacts.provenance import METRICS_SCHEMA, PROVENANCE_FILE, Provenance, hash_tree, read_local
 from o3v.artifacts.store import ArtifactStore, Manifest, StoreError, parse_ref
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def load_record(uri: str, store: ArtifactStore | None = None) -> Provenance | Ma
 
 
 def _read_gcs_provenance(uri: str) -> Provenance | None:
+    """Provenance of a KFP artifact in GCS: `<uri>/provenance.json` (folders) or inside an o3v metrics file."""
     from o3v.artifacts.backends import GCSBackend, NotFound
 
     bucket, _, key = uri[len("gs://") :].partition("/")
@@ -117,6 +118,16 @@ def _read_gcs_provenance(uri: str) -> Provenance | None:
         except NotFound:
             continue
         return Provenance.from_json(json.loads(data), source=f"gs://{bucket}/{candidate}")
+    try:
+        data, _ = backend.read(key)
+    except NotFound:
+        return None
+    try:
+        body = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(body, dict) and body.get("schema") == METRICS_SCHEMA:
+        return Provenance.from_json(body["provenance"], source=uri)
     return None
 
 

@@ -153,3 +153,25 @@ def test_gates_stop_the_run_with_a_report(compiled: dict[str, Path]) -> None:
         assert f"stop: gate {suite} failed" in by_label
     assert sum(n.startswith("report-gate-failure") for n in tasks) == 3
     assert sum(n.startswith("stop-run") for n in tasks) == 3
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_every_task_input_resolves_in_its_enclosing_component(compiled: dict[str, Path], name: str) -> None:
+    """Each `componentInputParameter`/`componentInputArtifact` a task reads is an input of the DAG around it.
+
+    Guards a KFP 2.17 compiler gap: resource values given as pipeline parameters (accelerator type/count)
+    are not routed into nested condition/loop groups unless a task also takes them as an argument, which
+    leaves a dangling reference that fails at run time (pipelines pass `hardware=` for that reason).
+    """
+    spec, _ = _docs(compiled[name])
+    comps = {"root": spec["root"], **spec["components"]}
+    for comp_name, comp in comps.items():
+        defined = comp.get("inputDefinitions", {})
+        params, artifacts = set(defined.get("parameters", {})), set(defined.get("artifacts", {}))
+        for task_name, task in comp.get("dag", {}).get("tasks", {}).items():
+            for key, value in task.get("inputs", {}).get("parameters", {}).items():
+                ref = value.get("componentInputParameter")
+                assert ref is None or ref in params, f"{comp_name}/{task_name}.{key} reads missing input {ref}"
+            for key, value in task.get("inputs", {}).get("artifacts", {}).items():
+                ref = value.get("componentInputArtifact")
+                assert ref is None or ref in artifacts, f"{comp_name}/{task_name}.{key} reads missing input {ref}"

@@ -128,3 +128,30 @@ def test_cli_artifacts_publish_list_resolve_fetch(tmp_path: Path, capsys: pytest
     assert (tmp_path / "f" / "records.jsonl").read_text() == "check"
     assert main(["artifacts", "resolve", "stgr-curated@v7", *store]) == 1
     assert "no version 'v7'" in capsys.readouterr().err
+
+
+def test_lineage_reads_artifacts_in_gcs(gcs_client, gcs_bucket, tmp_path: Path) -> None:
+    """On a cluster KFP artifacts live in GCS: a folder keeps provenance.json, a metrics file embeds it."""
+    from google.cloud import storage
+
+    base = f"gs://{gcs_bucket}/root/o3v/run-1"
+    world = tmp_path / "world"
+    world.mkdir()
+    (world / "manifest.jsonl").write_text('{"id": "v0", "video": "videos/v0.mp4"}\n')
+    prov = pv.record(world, stage="synth", uri=f"{base}/synth-world/world")
+    metrics = tmp_path / "metrics"
+    pv.write_metrics(
+        metrics,
+        {"acc": 0.5},
+        stage="report",
+        uri=f"{base}/build-report/metrics",
+        parents=[pv.Parent(role="world", uri=prov.uri, tree_hash=prov.tree_hash, stage="synth")],
+    )
+    bucket = gcs_client.bucket(gcs_bucket)
+    for path in (world / "manifest.jsonl", world / "provenance.json"):
+        bucket.blob(f"root/o3v/run-1/synth-world/world/{path.name}").upload_from_filename(str(path))
+    bucket.blob("root/o3v/run-1/build-report/metrics").upload_from_filename(str(metrics))
+    assert isinstance(storage.Client(), storage.Client)  # the lineage reader makes its own client
+    lineage = trace(f"{base}/build-report/metrics")
+    assert [lineage.nodes[u].stage for u in lineage.nodes] == ["report", "synth"]
+    assert lineage.nodes[prov.uri].status == "ok"
