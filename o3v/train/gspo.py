@@ -71,6 +71,11 @@ def build_trainer(
         rejects_path=rejects_file(out),
     )
     model, processor, base = load_base(cfg, base_model, resume_from)
+    # trl re-runs the processor on the prompt texts for the log-prob passes and aligns its `mm_token_type_ids`
+    # with the left-padded prompt ids, assuming the processor pads on the left. A tokenizer that pads on the
+    # right (the transformers default, e.g. the tiny model's) shifts every shorter prompt's image positions:
+    # M-RoPE then places image features on text tokens, silently, or crashes when the shift reaches padding.
+    processor.tokenizer.padding_side = "left"
     frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
     dataset = lazy_dataset(data.records, functools.partial(gspo_row, processor=processor, frames=frames))
     rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate)

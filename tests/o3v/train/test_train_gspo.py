@@ -22,12 +22,25 @@ def test_gspo_steps_run_the_vision_tower_under_grad_and_log_every_reward(train_d
     def count(module, args):
         calls["grad" if torch.is_grad_enabled() else "no_grad"] += 1
 
+    misaligned = []
+
+    def check_alignment(module, args, kwargs):
+        # image-token types must sit exactly on the image pad tokens in every forward (prompts of different lengths)
+        ids, types = kwargs.get("input_ids"), kwargs.get("mm_token_type_ids")
+        if ids is not None and types is not None:
+            misaligned.append(int(((ids == config.image_token_id) != (types == 1)).sum()))
+
     # ml-stack.md §7: trl silently drops native video tensors from the loss pass; images must reach it.
-    hook = trainer.model.model.visual.register_forward_pre_hook(count)
+    hooks = [
+        trainer.model.model.visual.register_forward_pre_hook(count),
+        trainer.model.model.register_forward_pre_hook(check_alignment, with_kwargs=True),
+    ]
     try:
         trainer.train()
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
+    assert misaligned and not any(misaligned)
     assert calls["grad"] >= trainer.state.global_step == 2  # one loss pass per optimizer step, with the frames
     assert calls["no_grad"] >= 1  # rollout generation
     history = _history(trainer)
