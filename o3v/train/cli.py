@@ -25,27 +25,47 @@ def _overrides(args: argparse.Namespace) -> dict:
     return out
 
 
+def _input_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input (config, data, checkpoints, model path): one clear line, no traceback."""
+    from o3v.model import ModelLoadError
+    from o3v.records import RecordError
+    from o3v.train.config import ConfigError
+    from o3v.train.data import TrainDataError
+    from o3v.train.runner import ResumeError
+
+    return ConfigError, TrainDataError, ResumeError, ModelLoadError, RecordError
+
+
 def _train(args: argparse.Namespace) -> int:
     import importlib
 
     stage = importlib.import_module(f"o3v.train.{args.command}")
-    result = stage.run(
-        data_dir=args.data,
-        out_dir=args.out,
-        config=args.config,
-        overrides=_overrides(args),
-        base_model=args.base_model,
-        resume=args.resume,
-    )
+    try:
+        result = stage.run(
+            data_dir=args.data,
+            out_dir=args.out,
+            config=args.config,
+            overrides=_overrides(args),
+            base_model=args.base_model,
+            resume=args.resume,
+        )
+    except _input_errors() as exc:
+        print(f"o3v {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(result, indent=2, default=str))
     return 0
 
 
 def _reward(args: argparse.Namespace) -> int:
+    from o3v.records import RecordError
     from o3v.rewards.audit import score_file
 
-    for row in score_file(args.records, args.completions, tuple(args.frame_size), args.progress, args.gate):
-        sys.stdout.write(json.dumps(row, allow_nan=False) + "\n")
+    try:
+        for row in score_file(args.records, args.completions, tuple(args.frame_size), args.progress, args.gate):
+            sys.stdout.write(json.dumps(row, allow_nan=False) + "\n")
+    except (RecordError, ValueError) as exc:
+        print(f"o3v reward: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

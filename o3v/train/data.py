@@ -182,7 +182,7 @@ def build_example(item: TrainRecord, processor: Any, frames: FrameSettings) -> E
             image = img.convert("RGB")
         size = model_input_size(processor, *image.size)
         messages = build_messages(rec.task, rec.question, None, options=rec.options)
-        return Example(messages, _resized([_as_array(image)], size), size)
+        return Example(messages, [image.resize(size, Image.Resampling.BICUBIC)], size)
 
     from o3v.video import frames_at, sample_frames
 
@@ -198,12 +198,6 @@ def build_example(item: TrainRecord, processor: Any, frames: FrameSettings) -> E
     ordered = [next(key_iter) if slot.kind == "key" else next(sampled_iter) for slot in slots]
     messages = build_messages(rec.task, rec.question, [s.time for s in slots], sampled.info.duration, rec.options)
     return Example(messages, _resized(ordered, size), size)
-
-
-def _as_array(image: Any) -> Any:
-    import numpy as np
-
-    return np.asarray(image)
 
 
 def sft_target(rec: Record, frame_size: tuple[int, int]) -> str:

@@ -126,7 +126,7 @@ def peft_config(cfg: Any) -> Any:
     )
 
 
-def progress_callback(total_steps_hint: int | None = None) -> Any:
+def progress_callback() -> Any:
     """A trainer callback that logs every logging step as one line (step/max, loss or reward, lr, s/step)."""
     from transformers import TrainerCallback
 

@@ -138,3 +138,12 @@ def test_records_without_ground_truth_are_rejected_with_the_field(tmp_path):
     completions.write_text(json.dumps({"index": 0, "completion": "x"}) + "\n")
     with pytest.raises(RecordError, match=r"record 0, field 'answer'"):
         list(score_file(records, completions, FRAME))
+
+
+def test_cli_reports_bad_input_in_one_line(files, tmp_path, capsys):
+    records, _ = files
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"index": 99, "completion": "x"}) + "\n")
+    argv = ["reward", "--records", str(records), "--completions", str(bad), "--frame-size", "100", "50"]
+    assert main(argv) == 2
+    assert "o3v reward: error:" in capsys.readouterr().err

@@ -134,3 +134,15 @@ def test_sft_needs_reasoning_and_gspo_needs_ground_truth(train_data, tmp_path):
 def test_missing_dataset_files_are_named(tmp_path):
     with pytest.raises(TrainDataError, match="records.jsonl: missing"):
         load_train_data(tmp_path, "sft")
+
+
+def test_cli_fails_before_training_with_one_clear_line(train_data, tmp_path, capsys):
+    from o3v.cli import main
+
+    data = _copy_dataset(train_data["sft"], tmp_path / "d", _break_first_video)
+    argv = ["sft", "--data", str(data), "--out", str(tmp_path / "o"), "--base-model", "unused", "--set", "max_steps=1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("o3v sft: error:") and "missing.mp4" in err
+    assert main([*argv[:-2], "--set", "learning_rate=-1"]) == 2
+    assert "field 'learning_rate' must be > 0" in capsys.readouterr().err

@@ -5,7 +5,8 @@ import torch
 from o3v.rewards import ALL_TERMS
 from o3v.train import gspo
 
-FAST = {"max_steps": 2, "max_completion_length": 12, "logging_steps": 1, "max_frames": 4, "save_steps": 100}
+FAST = {"max_steps": 2, "max_completion_length": 12, "logging_steps": 1, "max_frames": 4, "save_steps": 100,
+        "per_device_train_batch_size": 4}  # fmt: skip
 
 
 def _history(trainer):
