@@ -15,6 +15,9 @@ taken, and a writer that loses the race for `v<N>` moves on to `v<N+1>`. Referen
 
     o3v artifacts publish out/curated --name stgr-curated --kind dataset
     o3v artifacts resolve stgr-curated@latest
+
+(Longer than the house 300-line aim: publish, its retry/resume paths and the latest pointer's
+compare-and-swap share private helpers and read best together.)
 """
 
 from __future__ import annotations
