@@ -3,7 +3,7 @@
 Resume: a KFP task that is killed and rerun gets a fresh output path, so checkpoints written there would be
 lost. Training therefore runs in `checkpoint_root/<stage>/<key>`, a folder that outlives the task (a PVC on
 a cluster, a project folder locally), keyed by everything the result depends on (input content hashes,
-recipe, overrides). A rerun with the same inputs finds the checkpoints and continues from the latest one;
+recipe, overrides, code). A rerun with the same inputs finds the checkpoints and continues from the latest one;
 the finished model is then copied (without `checkpoints/`) into the task's output artifact.
 """
 
@@ -14,6 +14,7 @@ import hashlib
 import html
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -88,10 +89,27 @@ def train_overrides(overrides: dict | None, knobs: dict | None) -> dict[str, Any
     return {**out, **whole_numbers_as_int(dict(overrides or {}))}
 
 
+def code_identity() -> str:
+    """What identifies the training code: the local run's source fingerprint (`O3V_CODE`, set by
+    pipelines/run.py), else the git sha (baked into images as `O3V_GIT_SHA`), else the package version."""
+    from o3v.artifacts.provenance import code_version
+
+    code = code_version()
+    return os.environ.get("O3V_CODE") or code["git_sha"] or str(code["version"])
+
+
 def work_dir(checkpoint_root: str, stage: str, inputs: dict[str, ArtifactLike], config: str, overrides: dict) -> Path:
-    """The resumable training folder for these exact inputs and settings (module docstring)."""
+    """The resumable training folder for these exact inputs, settings and code (module docstring).
+
+    The code is part of the key: checkpoints written by other code are not resumed (a fixed loss must
+    retrain, not pick up the old run's finished checkpoints).
+    """
     hashes = {role: parent(role, art).tree_hash for role, art in sorted(inputs.items())}
-    key_src = json.dumps({"inputs": hashes, "config": config, "overrides": overrides}, sort_keys=True, default=str)
+    key_src = json.dumps(
+        {"inputs": hashes, "config": config, "overrides": overrides, "code": code_identity()},
+        sort_keys=True,
+        default=str,
+    )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
     return Path(checkpoint_root) / stage / key
 

@@ -186,6 +186,14 @@ def test_training_work_dir_is_keyed_by_inputs_and_settings(curated: dict[str, Fa
     assert a.parent == tmp_path / "sft"
 
 
+def test_training_work_dir_changes_with_the_code(curated, tmp_path: Path, monkeypatch) -> None:
+    inputs = {"dataset": curated["filtered"]}
+    monkeypatch.setenv("O3V_CODE", "aaaa")
+    a = tr.work_dir(str(tmp_path), "sft", inputs, "tiny-cpu", {})
+    monkeypatch.setenv("O3V_CODE", "bbbb")
+    assert a != tr.work_dir(str(tmp_path), "sft", inputs, "tiny-cpu", {})
+
+
 def test_hub_base_model_is_a_reference(tmp_path: Path) -> None:
     out = art(tmp_path, "run-4", "base-model", "out")
     tr.base_model("Qwen/Qwen2.5-VL-7B-Instruct", out)
