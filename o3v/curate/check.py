@@ -27,13 +27,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from o3v.curate.config import CheckConfig, CurateConfig, load_config
-from o3v.curate.dataset import Problem, StageOutput, open_dataset, problems_reject, reject_row, schema_reject
-from o3v.geometry import box_iou
+from o3v.curate.dataset import Problem, StageOutput, open_dataset, reject_row
+from o3v.geometry import box_iou, to_normalized
 from o3v.grounded import Claim, parse_claims, parse_times
-from o3v.records import MCQ_TASKS, TEMPORAL_TASKS, Record, RecordError, gt_option, gt_span
+from o3v.records import MCQ_TASKS, TEMPORAL_TASKS, Record, gt_option, gt_span
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +105,6 @@ def tag_problems(text: str | None, field: str) -> list[Problem]:
     return [Problem("unbalanced_tags", field, {"unclosed": expected})]
 
 
-def _normalized(box: tuple[float, ...], size: tuple[float, float]) -> tuple[float, ...]:
-    w, h = size
-    return box if (w, h) == (1.0, 1.0) else (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
-
-
 def _frames_index(record: Record, size: tuple[float, float]) -> list[tuple[float, dict[str, list[tuple]]]]:
     """Per key frame: its time and {object name (lowercased): normalized boxes}, built once per record."""
     items = record.key_items or {}
@@ -119,7 +112,7 @@ def _frames_index(record: Record, size: tuple[float, float]) -> list[tuple[float
     for kf in record.key_frames:
         objects: dict[str, list[tuple]] = defaultdict(list)
         for name, boxes in (items.get(str(kf.idx)) or {}).items():
-            objects[name.strip().lower()].extend(_normalized(tuple(b), size) for b in boxes or [])
+            objects[name.strip().lower()].extend(tuple(to_normalized(b, *size)) for b in boxes or [])
         out.append((float(kf.time), objects))
     return out
 
@@ -150,7 +143,7 @@ def claim_problems(record: Record, claims: tuple[Claim, ...], tol: float, min_io
             out.append(Problem("claim_object_unmatched", "reasoning_process", where))
             continue
         for box in claim.boxes:
-            nb = _normalized(box, size)
+            nb = tuple(to_normalized(box, *size))
             if nb in annotated:  # the claim repeats an annotated box (the usual case): IoU 1, no need to compute
                 continue
             best = max(box_iou(nb, a) for a in annotated)
@@ -246,18 +239,7 @@ def check_records(in_dir: str | Path, out_dir: str | Path, config: Any = None) -
     cfg: CurateConfig = load_config(config)
     ds = open_dataset(in_dir)
     out = StageOutput(STAGE)
-    survivors: list[tuple[int, Record]] = []
-    n_in = 0
-    for index, rec, raw in tqdm(ds.scan(), desc="check", unit="rec", mininterval=2.0):
-        n_in += 1
-        if isinstance(rec, RecordError):
-            out.reject(schema_reject(STAGE, index, rec, raw))
-            continue
-        problems = consistency_problems(rec, cfg.check)
-        if problems:
-            out.reject(problems_reject(STAGE, rec, index, problems))
-        else:
-            survivors.append((index, rec))
+    n_in, survivors = out.screen(ds, lambda rec: consistency_problems(rec, cfg.check), "check")
     dups = find_duplicates([r for _, r in survivors], cfg.check.near_duplicate_similarity)
     unique: list[tuple[int, Record]] = []
     for pos, (index, rec) in enumerate(survivors):

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from tqdm import tqdm
 
 from o3v.records import Record, RecordError, scan_records, write_jsonl
 
@@ -138,6 +139,27 @@ class StageOutput:
 
     def reject(self, row: dict[str, Any]) -> None:
         self.rejects.append(row)
+
+    def screen(
+        self, ds: DatasetIn, rules: Callable[[Record], list[Problem]], desc: str
+    ) -> tuple[int, list[tuple[int, Record]]]:
+        """A stage's rule pass over `ds`: malformed lines and records with problems become rejects here.
+
+        Returns the number of input lines and the `(index, record)` survivors, in input order.
+        """
+        survivors: list[tuple[int, Record]] = []
+        n_in = 0
+        for index, rec, raw in tqdm(ds.scan(), desc=desc, unit="rec", mininterval=2.0):
+            n_in += 1
+            if isinstance(rec, RecordError):
+                self.reject(schema_reject(self.stage, index, rec, raw))
+                continue
+            problems = rules(rec)
+            if problems:
+                self.reject(problems_reject(self.stage, rec, index, problems))
+            else:
+                survivors.append((index, rec))
+        return n_in, survivors
 
     def write(
         self, out_dir: str | Path, n_in: int, meta: dict[str, Any], config: Any = None, **extra_stats: Any

@@ -22,13 +22,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from o3v.curate.config import CurateConfig, FilterConfig, load_config
-from o3v.curate.dataset import Problem, StageOutput, open_dataset, problems_reject, schema_reject
+from o3v.curate.dataset import Problem, StageOutput, open_dataset, problems_reject
 from o3v.geometry import area_fraction, box_problem
 from o3v.grounded import Claim, parse_claims
-from o3v.records import TEMPORAL_TASKS, Record, RecordError, gt_box, gt_span
+from o3v.records import TEMPORAL_TASKS, Record, gt_box, gt_span
 
 log = logging.getLogger(__name__)
 
@@ -128,18 +126,7 @@ def filter_records(in_dir: str | Path, out_dir: str | Path, config: Any = None) 
     cfg: CurateConfig = load_config(config)
     ds = open_dataset(in_dir)
     out = StageOutput(STAGE)
-    survivors: list[tuple[int, Record]] = []
-    n_in = 0
-    for index, rec, raw in tqdm(ds.scan(), desc="filter rules", unit="rec", mininterval=2.0):
-        n_in += 1
-        if isinstance(rec, RecordError):
-            out.reject(schema_reject(STAGE, index, rec, raw))
-            continue
-        problems = rule_problems(rec, cfg.filter)
-        if problems:
-            out.reject(problems_reject(STAGE, rec, index, problems))
-        else:
-            survivors.append((index, rec))
+    n_in, survivors = out.screen(ds, lambda rec: rule_problems(rec, cfg.filter), "filter rules")
     verifier = build_verifier(cfg, ds)
     verified = verify_records(verifier, survivors, ds.media_root, cfg)
     for (index, rec), problems in zip(survivors, verified):

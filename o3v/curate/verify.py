@@ -30,7 +30,7 @@ from tqdm import tqdm
 from o3v.curate.config import ConfigError, CurateConfig
 from o3v.curate.dataset import DatasetIn, Problem
 from o3v.curate.media import default_cache_dir, local_media
-from o3v.geometry import box_iou
+from o3v.geometry import box_iou, to_normalized
 from o3v.grounded import parse_claims
 from o3v.records import Record, gt_box
 
@@ -71,10 +71,10 @@ def verify_items(rec: Record) -> list[VerifyItem]:
         box, m = gt_box(rec), _ANSWER_OBJ_RE.search(rec.answer)
         if box is None or m is None:
             return []
-        return [VerifyItem(rec.media_path, None, m.group(1).strip(), _norm(box, w, h), "answer")]
+        return [VerifyItem(rec.media_path, None, m.group(1).strip(), tuple(to_normalized(box, w, h)), "answer")]
     claims = parse_claims(rec.reasoning_process) if rec.reasoning_process else ()
     items = [
-        VerifyItem(rec.media_path, c.time, c.object, _norm(b, w, h), "reasoning_process")
+        VerifyItem(rec.media_path, c.time, c.object, tuple(to_normalized(b, w, h)), "reasoning_process")
         for c in claims
         for b in c.boxes
     ]
@@ -82,16 +82,11 @@ def verify_items(rec: Record) -> list[VerifyItem]:
     for idx, objects in (rec.key_items or {}).items():
         for name, boxes in (objects or {}).items():
             for j, box in enumerate(boxes or []):
-                nb = _norm(box, w, h)
+                nb = tuple(to_normalized(box, w, h))
                 cited = any(it.object == name and box_iou(it.box, nb) >= _CITED_IOU for it in items)
                 if str(idx) in times and not cited:
                     items.append(VerifyItem(rec.media_path, times[str(idx)], name, nb, f"key_items.{idx}.{name}[{j}]"))
     return items
-
-
-def _norm(box: Any, w: float, h: float) -> tuple[float, float, float, float]:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return (x1 / w, y1 / h, x2 / w, y2 / h)
 
 
 def parse_yes_no(text: str) -> str:
