@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,39 @@ class Evidence:
     duration: float | None = None
 
 
+def answer_row(ids: dict[str, Any], prediction: str, media: Media) -> dict:
+    """A predictions row of a single-answer benchmark: its ids, the completion and both pixel sizes.
+
+    The sizes make the row self-contained: boxes in `prediction` are in `input_size` pixels.
+    """
+    return {**ids, "prediction": prediction, "input_size": list(media.input_size), "orig_size": list(media.orig_size)}
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """The parsed JSON annotation file `path`; an unreadable or malformed file names itself."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BenchmarkError(f"cannot read the {what} annotations: {exc}", file=path) from exc
+
+
+def checked_samples(
+    items: list[Any], file: str, check: Callable[[Any], tuple[str, str] | None], video_of: Callable[[dict], str]
+) -> Loaded:
+    """Samples of the items `check` passes (id = position in the file); the others become rejects.
+
+    `check(item)` returns None or `(field, reason)` of the item's first problem (field "" for the whole item).
+    """
+    samples, rejects = [], []
+    for i, raw in enumerate(items):
+        problem = check(raw)
+        if problem:
+            rejects.append(Reject(i, problem[1], problem[0] or None, str(i)))
+        else:
+            samples.append(Sample(id=str(i), index=i, raw=raw, video=video_of(raw)))
+    return Loaded(samples, rejects, file)
+
+
 def messages_for(query: Query, media: Media) -> list[dict]:
     """Chat messages of a query through the one prompt builder (plus any extra question image at the end)."""
     messages = build_messages(query.task, query.question, media.times, media.duration, query.options)
@@ -231,3 +264,12 @@ def best_constant_span(spans: list[tuple[float, float]], durations: list[float],
             if value > best["miou"] + 1e-12:
                 best = {"start_frac": a, "end_frac": b, "miou": value}
     return best
+
+
+def span_baselines(spans: list[tuple[float, float]], durations: list[float], key: str) -> dict:
+    """The two constant-span baselines, their mean tIoU under `key`: the whole video and `best_constant_span`."""
+    const = best_constant_span(spans, durations)
+    return {
+        "whole_video_span": {key: mean(temporal_iou((0.0, d), sp) for sp, d in zip(spans, durations))},
+        "best_constant_span": {key: const["miou"], "start_frac": const["start_frac"], "end_frac": const["end_frac"]},
+    }

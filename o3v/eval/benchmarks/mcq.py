@@ -23,6 +23,7 @@ from o3v.eval.benchmarks.base import (
     BenchmarkError,
     Evidence,
     Loaded,
+    Query,
     Reject,
     Sample,
     claim_boxes,
@@ -69,6 +70,13 @@ def option_lines(options: list[str]) -> list[str]:
     if all(_PREFIX.match(o) for o in options):
         return list(options)
     return [f"{LETTERS[i]}. {o}" for i, o in enumerate(options)]
+
+
+def mcq_query(question: str, options: list[str], extra_images: tuple[Any, ...] = ()) -> Query:
+    """The one model call of an MCQ benchmark: a General video QA MCQ with lettered options, open to voting."""
+    return Query(
+        "answer", "General video QA MCQ", question, option_lines(options), vote=True, extra_images=extra_images
+    )
 
 
 def option_texts(options: list[str]) -> list[str]:

@@ -31,13 +31,14 @@ from o3v.eval.benchmarks.base import (
     Reject,
     Sample,
     Span,
-    best_constant_span,
+    answer_row,
     claim_boxes,
     group_by,
     match_rows,
     mean,
+    span_baselines,
 )
-from o3v.geometry import box_iou, rescale_box, temporal_iou, to_normalized, to_pixels
+from o3v.geometry import box_iou, rescale_box, to_normalized, to_pixels
 from o3v.grounded import parse
 from o3v.records import (
     FREE_FORM_TASKS,
@@ -129,14 +130,7 @@ def answer_letter(sample: Sample, text: str, mode: str | None = None) -> str | N
 
 
 def predict(sample: Sample, outputs: dict[str, str], media: Media) -> dict:
-    return {
-        "id": sample.id,
-        "index": sample.index,
-        "task": sample.raw["task"],
-        "prediction": outputs["answer"],
-        "input_size": list(media.input_size),
-        "orig_size": list(media.orig_size),
-    }
+    return answer_row({"id": sample.id, "index": sample.index, "task": sample.raw["task"]}, outputs["answer"], media)
 
 
 def _claims(text: str, input_size: list[int]) -> list[dict]:
@@ -273,13 +267,7 @@ def baselines(samples: list[Sample], durations: dict[str, float] | None = None) 
         if r.task in TEMPORAL_TASKS and gt_span(r) and durations and s.id in durations
     ]
     if spans:
-        const = best_constant_span([sp for sp, _ in spans], [d for _, d in spans])
-        out["whole_video_span"] = {"temporal_miou": mean(temporal_iou((0.0, d), sp) for sp, d in spans)}
-        out["best_constant_span"] = {
-            "temporal_miou": const["miou"],
-            "start_frac": const["start_frac"],
-            "end_frac": const["end_frac"],
-        }
+        out.update(span_baselines([sp for sp, _ in spans], [d for _, d in spans], "temporal_miou"))
     return out
 
 

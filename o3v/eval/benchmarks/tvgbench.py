@@ -14,7 +14,6 @@ convention, `"S to E"`, when o3v's parser finds a span, and the raw completion o
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,15 @@ from o3v.eval.benchmarks.base import (
     Loaded,
     Media,
     Query,
-    Reject,
     Sample,
     Span,
-    best_constant_span,
+    checked_samples,
     group_by,
     match_rows,
     mean,
+    read_json,
+    span_baselines,
 )
-from o3v.geometry import temporal_iou
 from o3v.grounded import format_number, parse
 
 NAME = "tvgbench"
@@ -79,22 +78,11 @@ def _check_row(raw: Any) -> tuple[str, str] | None:
 
 def load(path: str | Path) -> Loaded:
     """Read `tvgbench.json` (a list of items, or an object of id -> item)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BenchmarkError(f"cannot read the TVGBench annotations: {exc}", file=path) from exc
+    data = read_json(path, "TVGBench")
     items = list(data.values()) if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise BenchmarkError("must be a JSON list of TVGBench items", file=path)
-    samples, rejects = [], []
-    for i, raw in enumerate(items):
-        problem = _check_row(raw)
-        if problem:
-            rejects.append(Reject(i, problem[1], problem[0] or None, str(i)))
-        else:
-            samples.append(Sample(id=str(i), index=i, raw=raw, video=raw["path"]))
-    return Loaded(samples, rejects, str(path))
+    return checked_samples(items, str(path), _check_row, lambda raw: raw["path"])
 
 
 def queries(sample: Sample, media: Media) -> list[Query]:
@@ -159,17 +147,7 @@ def baselines(samples: list[Sample], **_: Any) -> dict:
     """Whole-video span and the best constant span (fractions of the duration), by mIoU."""
     if not samples:
         return {}
-    spans = [gt_span(s.raw) for s in samples]
-    durations = [float(s.raw["duration"]) for s in samples]
-    const = best_constant_span(spans, durations)
-    return {
-        "whole_video_span": {"miou": mean(temporal_iou((0.0, d), sp) for sp, d in zip(spans, durations))},
-        "best_constant_span": {
-            "miou": const["miou"],
-            "start_frac": const["start_frac"],
-            "end_frac": const["end_frac"],
-        },
-    }
+    return span_baselines([gt_span(s.raw) for s in samples], [float(s.raw["duration"]) for s in samples], "miou")
 
 
 def evidence(sample: Sample, row: dict | None) -> Evidence:

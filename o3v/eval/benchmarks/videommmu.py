@@ -24,6 +24,7 @@ from o3v.eval.benchmarks.base import (
     Query,
     Reject,
     Sample,
+    answer_row,
     group_by,
     match_rows,
 )
@@ -117,16 +118,7 @@ def queries(sample: Sample, media: Media) -> list[Query]:
     hint = ADAPT if raw.get("subset") == "Adaptation" else IGNORE_QUIZ
     extra = (image,) if image is not None else ()
     if is_mcq(raw):
-        return [
-            Query(
-                "answer",
-                "General video QA MCQ",
-                f"{raw['question']}\n{hint}",
-                mcq.option_lines(raw["options"]),
-                vote=True,
-                extra_images=extra,
-            )
-        ]
+        return [mcq.mcq_query(f"{raw['question']}\n{hint}", raw["options"], extra_images=extra)]
     return [
         Query(
             "answer",
@@ -142,13 +134,7 @@ def answer_letter(sample: Sample, text: str, mode: mcq.ParseMode = PARSE_MODE) -
 
 
 def predict(sample: Sample, outputs: dict[str, str], media: Media) -> dict:
-    return {
-        "index": sample.index,
-        ID_FIELD: sample.id,
-        "prediction": outputs["answer"],
-        "input_size": list(media.input_size),
-        "orig_size": list(media.orig_size),
-    }
+    return answer_row({"index": sample.index, ID_FIELD: sample.id}, outputs["answer"], media)
 
 
 def _golds(answer: Any) -> list[str]:

@@ -31,13 +31,14 @@ from o3v.eval.benchmarks.base import (
     Loaded,
     Media,
     Query,
-    Reject,
     Sample,
     Span,
-    best_constant_span,
+    checked_samples,
     mean,
+    read_json,
+    span_baselines,
 )
-from o3v.geometry import rescale_box, round_box, temporal_iou
+from o3v.geometry import rescale_box, round_box
 from o3v.grounded import format_number
 
 NAME = "vstar"
@@ -136,21 +137,10 @@ def _check_row(raw: Any) -> tuple[str, str] | None:
 
 def load(path: str | Path) -> Loaded:
     """Read `V_STaR_test.json` (a JSON list); rows that do not fit become rejects naming the field."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BenchmarkError(f"cannot read the V-STaR annotations: {exc}", file=path) from exc
+    data = read_json(path, "V-STaR")
     if not isinstance(data, list):
         raise BenchmarkError("must be a JSON list of V-STaR items", file=path)
-    samples, rejects = [], []
-    for i, raw in enumerate(data):
-        problem = _check_row(raw)
-        if problem:
-            rejects.append(Reject(i, problem[1], problem[0] or None, str(i)))
-            continue
-        samples.append(Sample(id=str(i), index=i, raw=raw, video=f"{raw['vid']}.mp4"))
-    return Loaded(samples, rejects, str(path))
+    return checked_samples(data, str(path), _check_row, lambda raw: f"{raw['vid']}.mp4")
 
 
 def duration(raw: dict) -> float:
@@ -543,8 +533,7 @@ def baselines(samples: list[Sample], **_: Any) -> dict:
         return {}
     raws = [s.raw for s in samples]
     spans = [tuple(r["timestamps"]) for r in raws]
-    whole = mean(temporal_iou((0.0, duration(r)), sp) for r, sp in zip(raws, spans))
-    const = best_constant_span(spans, [duration(r) for r in raws])
+    spans_out = span_baselines(spans, [duration(r) for r in raws], "tiou")
     norm = [
         [b["xmin"] / r["width"], b["ymin"] / r["height"], b["xmax"] / r["width"], b["ymax"] / r["height"]]
         for r in raws
@@ -561,16 +550,11 @@ def baselines(samples: list[Sample], **_: Any) -> dict:
     )
     full_box = constant_box(lambda r: [0, 0, r["width"], r["height"]])
     return {
-        "whole_video_span": {"tiou": whole},
-        "best_constant_span": {
-            "tiou": const["miou"],
-            "start_frac": const["start_frac"],
-            "end_frac": const["end_frac"],
-        },
+        **spans_out,
         "mean_box": {"viou": mean_box, "box_normalized": mbox},
         "full_frame_box": {"viou": full_box},
         "constant_mam": {
-            "mam": am(0.0, const["miou"], max(mean_box, full_box)),
+            "mam": am(0.0, spans_out["best_constant_span"]["tiou"], max(mean_box, full_box)),
             "note": "acc taken as 0; best constant span and best constant box on both chains",
         },
     }

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from o3v.eval.benchmarks import mcq
-from o3v.eval.benchmarks.base import Evidence, Loaded, Media, Query, Sample
+from o3v.eval.benchmarks.base import Evidence, Loaded, Media, Query, Sample, answer_row
 
 NAME = "worldsense"
 ID_FIELD = "index"
@@ -60,15 +60,7 @@ def load(path: str | Path) -> Loaded:
 
 
 def queries(sample: Sample, media: Media) -> list[Query]:
-    return [
-        Query(
-            "answer",
-            "General video QA MCQ",
-            f"{PREFIX}\n{sample.raw['question']}",
-            mcq.option_lines(sample.raw["options"]),
-            vote=True,
-        )
-    ]
+    return [mcq.mcq_query(f"{PREFIX}\n{sample.raw['question']}", sample.raw["options"])]
 
 
 def answer_letter(sample: Sample, text: str, mode: mcq.ParseMode = PARSE_MODE) -> str | None:
@@ -77,12 +69,7 @@ def answer_letter(sample: Sample, text: str, mode: mcq.ParseMode = PARSE_MODE) -
 
 def predict(sample: Sample, outputs: dict[str, str], media: Media) -> dict:
     # WorldSense's id *is* its `index` column, so rows carry that value (not the position in the file).
-    return {
-        "index": sample.raw["index"],
-        "prediction": outputs["answer"],
-        "input_size": list(media.input_size),
-        "orig_size": list(media.orig_size),
-    }
+    return answer_row({"index": sample.raw["index"]}, outputs["answer"], media)
 
 
 def score(samples: list[Sample], rows: list[dict], *, file: str = "", parse_mode: str | None = None, **_: Any) -> dict:
