@@ -110,6 +110,16 @@ def _common(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--config", default=None, help=_CONFIG_HELP)
 
 
+def _teacher_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--teacher", choices=["synthetic", "openai", "local"], help="override annotate.teacher")
+
+
+def _verifier_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--verifier", choices=["auto", "oracle", "openai", "local", "none"], help="override filter.verifier"
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's subcommands to the `o3v` parser."""
     p = sub.add_parser(
@@ -121,7 +131,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", help="synth folder, manifest .jsonl, or upstream STGR .json/.jsonl")
     _common(p, "output dataset folder")
-    p.add_argument("--teacher", choices=["synthetic", "openai", "local"], help="override annotate.teacher")
+    _teacher_option(p)
     p.set_defaults(func=lambda a: _run(_annotate, a))
 
     p = sub.add_parser(
@@ -133,9 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", help="input dataset folder")
     _common(p, "output dataset folder")
-    p.add_argument(
-        "--verifier", choices=["auto", "oracle", "openai", "local", "none"], help="override filter.verifier"
-    )
+    _verifier_option(p)
     p.set_defaults(func=lambda a: _run(_filter, a))
 
     p = sub.add_parser(
@@ -169,10 +177,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--source", required=True, help="synth folder, manifest .jsonl or upstream STGR file")
     _common(p, "output folder (annotate/, filter/, check/, gates/, curate.json)")
-    p.add_argument("--teacher", choices=["synthetic", "openai", "local"], help="override annotate.teacher")
-    p.add_argument(
-        "--verifier", choices=["auto", "oracle", "openai", "local", "none"], help="override filter.verifier"
-    )
+    _teacher_option(p)
+    _verifier_option(p)
     p.set_defaults(func=lambda a: _run(_curate, a))
 
     p = sub.add_parser(
