@@ -1,8 +1,10 @@
-"""Suite-wide fixtures: one synthetic world and one tiny model, each built once per test run, offline."""
+"""Suite-wide fixtures, built once per test run, offline: one synthetic world, one tiny model, one GCS emulator."""
 
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
 
 for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.setdefault(_var, "1")
@@ -30,3 +32,33 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("tiny-qwen2_5_vl")
     return build_tiny(out, arch="qwen2_5_vl")
+
+
+@pytest.fixture(scope="session")
+def gcs_client() -> Iterator[object]:
+    """A google-cloud-storage client talking to `gcp-storage-emulator` on 127.0.0.1 (in memory, ephemeral port).
+
+    One emulator for the whole run: tests create their own buckets. The emulator does NOT enforce generation
+    preconditions (platform.md §4.1): tests that need create-only or compare-and-swap semantics wrap the backend
+    in `EnforcingBackend` (tests/o3v/artifacts/test_store_gcs.py).
+    """
+    from gcp_storage_emulator.server import create_server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    old = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+    try:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        yield storage.Client(project="o3v-test", credentials=AnonymousCredentials())
+    finally:
+        server.stop()
+        if old is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = old

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
 
 import pytest
 from manifest_tools import ROOT
@@ -22,24 +21,12 @@ preflight = _load_preflight()
 
 
 @pytest.fixture
-def gcs(monkeypatch):
-    """A google.cloud.storage client against gcp-storage-emulator on a free loopback port, bucket `o3v-test`."""
-    from gcp_storage_emulator.server import create_server
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
-    try:
-        client = storage.Client(project="test", credentials=AnonymousCredentials())
-        client.create_bucket("o3v-test")
-        yield client
-    finally:
-        server.stop()
+def gcs(gcs_client):
+    """The suite's GCS emulator client (`gcs_client`, tests/conftest.py) with bucket `o3v-test` holding nothing."""
+    bucket = gcs_client.lookup_bucket("o3v-test") or gcs_client.create_bucket("o3v-test")
+    for blob in gcs_client.list_blobs(bucket):
+        blob.delete()
+    return gcs_client
 
 
 def test_storage_round_trip_leaves_nothing_behind(gcs):

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 
-import pytest
 from openai_replay import ReplayServer, load_recording
 
 from o3v.curate.annotate import annotate
 from o3v.curate.media import local_media
 
 
-@pytest.fixture
-def gcs(monkeypatch):
-    """An in-memory GCS emulator on an ephemeral loopback port, for this test only."""
-    from gcp_storage_emulator.server import create_server
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
-    try:
-        yield storage.Client(project="o3v-test", credentials=AnonymousCredentials())
-    finally:
-        server.stop()
-
-
-def test_gcs_manifest_downloads_once_and_rejects_missing_objects(gcs, synth_world, tmp_path):
-    bucket = gcs.create_bucket("o3v-media")
+def test_gcs_manifest_downloads_once_and_rejects_missing_objects(gcs_client, synth_world, tmp_path):
+    bucket = gcs_client.create_bucket("o3v-media")
     videos = [json.loads(line)["video"] for line in (synth_world / "manifest.jsonl").read_text().splitlines()][:2]
     uris = []
     for i, v in enumerate(videos):
