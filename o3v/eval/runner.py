@@ -31,6 +31,7 @@ from o3v.eval.benchmarks.base import Media, Sample, match_rows, messages_for
 from o3v.eval.config import EvalConfig, load_config, to_dict
 from o3v.eval.frames import FrameCache, Frames, MediaNotFound, MediaResolver, to_pil
 from o3v.eval.voting import evidence_crops, rating_messages, relevance_weight, vote
+from o3v.records import write_jsonl
 
 log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJ"
@@ -75,7 +76,7 @@ def read_predictions(path: Path) -> list[dict]:
         except json.JSONDecodeError as exc:
             if i == len(lines) - 1:
                 log.warning("%s: dropping a torn last line (an interrupted write): %.80s", path, line)
-                path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+                write_jsonl(path, rows)
                 break
             raise ValueError(f"{path}: line {i + 1} is not JSON ({exc.msg}); refusing to resume over it") from exc
     return rows
@@ -283,6 +284,21 @@ def _predicted(
     return done, [by_id[s.id] for s in done]
 
 
+def _judged(adapter: Any, rows: list[dict], cfg: EvalConfig, out: Path) -> tuple[list[dict], dict | None]:
+    """Rows rated by the configured judge (and `results.json`) for adapters with a judged dimension (V-STaR).
+
+    Returns the rows and the judge's identity (None, rows unchanged, for adapters without a judge).
+    """
+    if not hasattr(adapter, "judge_rows"):
+        return rows, None
+    from o3v.eval.judge import make_judge
+
+    judge = make_judge(cfg.judge, out / "judge.jsonl")
+    rows = adapter.judge_rows(rows, judge)
+    (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
+    return rows, judge.identity()
+
+
 def evaluate(
     model: str | Path | tuple | ModelHandle,
     benchmark: str,
@@ -324,14 +340,7 @@ def evaluate(
     t_infer = time.perf_counter() - t0
     scored, rows = _predicted(samples, pred_path, adapter.ID_FIELD, loaded.samples)
     durations.update(_durations([s for s in loaded.samples if s.id not in durations], resolver))
-    judge_label = None
-    if hasattr(adapter, "judge_rows"):
-        from o3v.eval.judge import make_judge
-
-        judge = make_judge(cfg.judge, out / "judge.jsonl")
-        rows = adapter.judge_rows(rows, judge)
-        (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
-        judge_label = judge.identity()
+    rows, judge_label = _judged(adapter, rows, cfg, out)
     t1 = time.perf_counter()
     metrics = adapter.score(scored, rows, file=str(pred_path), parse_mode=cfg.parse_mode)
     t_score = time.perf_counter() - t1
@@ -360,9 +369,7 @@ def evaluate(
         result["blind_frame"] = _blind(
             handle, adapter, scored, out, cfg, cache, resolver, rejects, benchmark, loaded.samples
         )
-    with (out / "rejects.jsonl").open("w", encoding="utf-8") as f:
-        for r in rejects:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_jsonl(out / "rejects.jsonl", rejects)
     (out / "metrics.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     log.info("%s: %d scored, %d rejected -> %s", benchmark, len(scored), len(rejects), out / "metrics.json")
     return result
