@@ -179,22 +179,13 @@ def _line(f: dict[str, Any]) -> str:
     return f"  FAIL {f['expectation']}({args}): {what}"
 
 
-def validate(in_dir: str | Path, suite: str, out_dir: str | Path, config: Any = None) -> GateResult:
-    """Run gate `suite` on dataset `in_dir`; write `gate_<suite>.html/.json` into `out_dir`."""
-    if suite not in GATE_SUITES:
-        raise ValueError(f"unknown gate suite {suite!r}; expected one of {list(GATE_SUITES)}")
-    cfg: CurateConfig = load_config(config)
-    t0 = time.perf_counter()
-    df = records_frame(in_dir)
-    gx_log = logging.getLogger("great_expectations")
-    gx_log.setLevel(max(gx_log.getEffectiveLevel(), logging.WARNING))  # its INFO lines are registration noise
-    t_frame = time.perf_counter()
-    import great_expectations as gx
+def _run_checkpoint(gx: Any, df: Any, suite: str, cfg: CurateConfig, out: Path) -> tuple[Any, Path | None]:
+    """Validate `df` against gate `suite` in an ephemeral GX context; copy its Data Docs page into `out`.
+
+    Returns the checkpoint result and the page (None when GX wrote none).
+    """
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    t_import = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="o3v-gx-") as tmp:
         ctx = gx.get_context(mode="ephemeral")
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -230,6 +221,25 @@ def validate(in_dir: str | Path, suite: str, out_dir: str | Path, config: Any = 
         else:
             html = None
             log.warning("gate %s: GX wrote no validation page under %s", suite, tmp)
+    return res, html
+
+
+def validate(in_dir: str | Path, suite: str, out_dir: str | Path, config: Any = None) -> GateResult:
+    """Run gate `suite` on dataset `in_dir`; write `gate_<suite>.html/.json` into `out_dir`."""
+    if suite not in GATE_SUITES:
+        raise ValueError(f"unknown gate suite {suite!r}; expected one of {list(GATE_SUITES)}")
+    cfg: CurateConfig = load_config(config)
+    t0 = time.perf_counter()
+    df = records_frame(in_dir)
+    gx_log = logging.getLogger("great_expectations")
+    gx_log.setLevel(max(gx_log.getEffectiveLevel(), logging.WARNING))  # its INFO lines are registration noise
+    t_frame = time.perf_counter()
+    import great_expectations as gx
+
+    t_import = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    res, html = _run_checkpoint(gx, df, suite, cfg, out)
     ids = [i if isinstance(i, str) else e for i, e in zip(df["id"], df["error"])]
     vr = next(iter(res.run_results.values()))
     failed = [_describe(r, ids) for r in vr.results if not r.success]
