@@ -166,6 +166,14 @@ def checked_samples(
     return Loaded(samples, rejects, file)
 
 
+def voted_letter(row: dict | None) -> str | None:
+    """The letter test-time voting chose for a row ("" when no vote was valid); None when the row did not vote."""
+    vote = (row or {}).get("vote")
+    if isinstance(vote, dict) and "letter" in vote:
+        return vote["letter"] or ""
+    return None
+
+
 def messages_for(query: Query, media: Media) -> list[dict]:
     """Chat messages of a query through the one prompt builder (plus any extra question image at the end)."""
     messages = build_messages(query.task, query.question, media.times, media.duration, query.options)

@@ -30,6 +30,7 @@ from o3v.eval.benchmarks.base import (
     group_by,
     match_rows,
     mean,
+    voted_letter,
 )
 from o3v.grounded import parse
 
@@ -141,9 +142,9 @@ def parse_letter(text: str, options: list[str], mode: ParseMode) -> str | None:
 
 def row_letter(row: dict, options: list[str], mode: ParseMode) -> str:
     """The letter a predictions row stands for: its vote's winner if it voted, else the parsed prediction."""
-    vote = row.get("vote")
-    if isinstance(vote, dict) and "letter" in vote:
-        return vote["letter"] or ""
+    voted = voted_letter(row)
+    if voted is not None:
+        return voted
     return parse_letter(str(row.get("prediction", "")), options, mode) or ""
 
 

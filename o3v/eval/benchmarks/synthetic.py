@@ -37,6 +37,7 @@ from o3v.eval.benchmarks.base import (
     match_rows,
     mean,
     span_baselines,
+    voted_letter,
 )
 from o3v.geometry import box_iou, rescale_box, to_normalized, to_pixels
 from o3v.grounded import parse
@@ -212,10 +213,8 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
 
 
 def _letter(row: dict | None, g: Any) -> str:
-    vote = (row or {}).get("vote")
-    if isinstance(vote, dict) and "letter" in vote:
-        return vote["letter"] or ""
-    return g.option or ""
+    voted = voted_letter(row)
+    return voted if voted is not None else g.option or ""
 
 
 def _answer_box(row: dict | None, g: Any, rec: Record, i: int, file: str) -> list[float]:
