@@ -46,8 +46,10 @@ def test_vote_winner_has_the_largest_total(pairs):
     winner, totals = vote(letters, weights, "ABCD")
     assert set(totals) <= set("ABCD")
     if winner is not None:
-        assert totals[winner] == max(totals.values())
-        assert all(k >= winner for k, v in totals.items() if v == totals[winner])  # earliest among the tied
+        # Totals within float noise (1e-12) of the best are ties, and ties go to the earliest letter.
+        best = max(totals.values())
+        assert totals[winner] >= best - 1e-12
+        assert all(k >= winner for k, v in totals.items() if v >= best - 1e-12)
     else:
         assert not totals
 
