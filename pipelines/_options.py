@@ -52,6 +52,11 @@ def on_gpu(task: PipelineTask, accelerator_type, accelerator_count, *, timeout_s
     return labelled(task)
 
 
+def with_timeout(task: PipelineTask, stage: str) -> PipelineTask:
+    """A deadline for a long CPU stage (annotation calls a teacher for every video)."""
+    return kubernetes.set_timeout(task, TIMEOUTS_S[stage])
+
+
 def with_checkpoints(task: PipelineTask) -> PipelineTask:
     """Mount the checkpoint volume (pass `CHECKPOINT_MOUNT` as the task's checkpoint_root on a cluster)."""
     kubernetes.mount_pvc(task, pvc_name=CHECKPOINT_PVC, mount_path=CHECKPOINT_MOUNT)

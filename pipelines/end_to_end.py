@@ -29,6 +29,7 @@ from pipelines._options import (
     uncached,
     with_checkpoints,
     with_teacher_secret,
+    with_timeout,
 )
 
 # Benchmark files inside a synthetic world (docs/architecture.md); a real benchmark folder uses the same paths.
@@ -120,6 +121,7 @@ def curate_train_evaluate(source, benchmark_root, p: dict) -> None:
     """Every stage after the source step; `p` holds the pipeline parameters by name."""
     cfg = p["curate_config"]
     ann = with_teacher_secret(on_cpu(data.annotate(source=source, config=cfg)).set_display_name("annotate"))
+    with_timeout(ann, "annotate")
     g1 = gate(ann.outputs["dataset"], "raw", cfg)
     with passed(g1, "raw"):
         flt = on_cpu(data.filter_records(dataset=ann.outputs["dataset"], gate=g1.outputs["verdict"], config=cfg))

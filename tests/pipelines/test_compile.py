@@ -84,6 +84,12 @@ def test_gpu_stages_request_accelerators_on_the_gpu_pool(compiled: dict[str, Pat
     assert params["accelerator_count"]["defaultValue"] == 1
 
 
+def test_annotation_has_a_deadline(compiled: dict[str, Path]) -> None:
+    _, platform = _docs(compiled["o3v"])
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert int(k8s["exec-annotate"]["activeDeadlineSeconds"]) == 24 * 3600
+
+
 def test_training_mounts_the_checkpoint_volume(compiled: dict[str, Path]) -> None:
     _, platform = _docs(compiled["o3v"])
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
