@@ -121,6 +121,15 @@ def set_pixel_budget(processor, min_pixels: int | None = None, max_pixels: int |
     ip.size = size
 
 
+def _zero3_enabled() -> bool:
+    """True inside a transformers Trainer run configured with DeepSpeed ZeRO-3."""
+    try:
+        from transformers.integrations import is_deepspeed_zero3_enabled
+    except ImportError:  # pragma: no cover - transformers always has it in the pinned versions
+        return False
+    return bool(is_deepspeed_zero3_enabled())
+
+
 def load_model(
     name_or_path: str | os.PathLike,
     *,
@@ -162,7 +171,8 @@ def load_model(
             revision=revision,
             dtype=torch_dtype,
             attn_implementation=attn,
-            device_map={"": device} if device.startswith("cuda") else None,
+            # ZeRO-3 partitions weights at load time and refuses a device_map; the trainer places them.
+            device_map={"": device} if device.startswith("cuda") and not _zero3_enabled() else None,
         )
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"cannot load model {source!r} ({where}): {exc}") from exc
