@@ -29,7 +29,7 @@ from pipelines.stages import RERUNS
 ROOT = Path("local_outputs")
 STORE = Path("artifacts")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_TASK = re.compile(r"Task '?([\w.-]+)'?(?: finished with status (\w+)| cache hit)")
+_TASK = re.compile(r"Task '?([\w.-]+)'?(?: finished with status (\w+)| cache hit \(key=([0-9a-f]+)\))")
 _START = re.compile(r"Executing task '?([\w.-]+)'?")
 _PIPELINE = re.compile(r"Pipeline '([\w.-]+)' finished with status (\w+)")
 
@@ -41,7 +41,19 @@ class RunResult:
     run_dir: Path | None
     status: str
     wall_s: float
-    tasks: dict[str, dict] = field(default_factory=dict)  # name -> {"seconds", "status", "cached"}
+    tasks: dict[str, dict] = field(default_factory=dict)  # name -> {"seconds", "status", "cached", "cache_key"}
+    root: Path | None = None
+
+    def output(self, task: str, key: str) -> Path | None:
+        """Where output `key` of `task` is: in this run's folder, or, for a cache hit, where the cached run
+        wrote it (read from kfp.local's cache entry)."""
+        info = self.tasks.get(task, {})
+        if info.get("cached") and info.get("cache_key") and self.root is not None:
+            for entry in (self.root / ".kfp_cache").glob(f"{info['cache_key']}*.json"):
+                uri = json.loads(entry.read_text()).get(key, {}).get("uri")
+                return Path(uri) if uri else None
+        path = self.run_dir / task / key if self.run_dir else None
+        return path if path is not None and path.exists() else None
 
 
 class _TaskClock(logging.Filter):
@@ -71,6 +83,7 @@ class _TaskClock(logging.Filter):
                 "seconds": now - start,
                 "status": status,
                 "cached": status == "CACHED",
+                "cache_key": m[3],
             }
         return True
 
@@ -163,7 +176,7 @@ def run_local(pipeline, params: dict, root: Path = ROOT, cache: bool = True) -> 
         rootlog.setLevel(level)
     wall = time.perf_counter() - t0
     new = sorted(set(root.glob(f"{pipeline.name}-*")) - before)
-    return RunResult(new[-1] if new else None, clock.pipeline_status, wall, clock.tasks)
+    return RunResult(new[-1] if new else None, clock.pipeline_status, wall, clock.tasks, root)
 
 
 def latest_local(root: Path, task: str, key: str) -> Path | None:
@@ -205,18 +218,14 @@ def stage_params(stage: str, model: str, data: str, world: str, root: Path) -> d
 
 def summary_text(result: RunResult, store: Path) -> str:
     """The report step's Markdown summary (or the gate-failure report), then where things are and timings."""
-    run_dir = result.run_dir
-    out = [f"\n=== pipeline {result.status} in {result.wall_s:.1f}s; outputs: {run_dir}\n"]
-    if run_dir is not None:
-        summary = run_dir / "build-report" / "summary"
-        stopped = sorted(run_dir.glob("report-gate-failure*/report"))
-        out += [p.read_text() for p in ([summary] if summary.is_file() else stopped)]
-        report = run_dir / "build-report" / "report"
-        if report.is_file():
-            out.append(f"report (HTML): {report}")
-        final = run_dir / "build-report" / "metrics"
-        if final.is_file():
-            out.append(f"lineage: o3v lineage {final}")
+    out = [f"\n=== pipeline {result.status} in {result.wall_s:.1f}s; outputs: {result.run_dir}\n"]
+    summary = result.output("build-report", "summary")
+    stopped = [result.output(t, "report") for t in result.tasks if t.startswith("report-gate-failure")]
+    out += [p.read_text() for p in ([summary] if summary else [p for p in stopped if p])]
+    if report := result.output("build-report", "report"):
+        out.append(f"report (HTML): {report}")
+    if final := result.output("build-report", "metrics"):
+        out.append(f"lineage: o3v lineage {final}")
     out.append(f"store: {store.absolute()}  (o3v artifacts list --store {store.absolute().as_uri()})")
     out.append("\n| task | seconds | status |\n|---|---:|---|")
     out += [f"| {name} | {t['seconds']:.1f} | {t['status']} |" for name, t in result.tasks.items()]

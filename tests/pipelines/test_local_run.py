@@ -120,6 +120,9 @@ def test_immediate_second_run_is_served_from_the_cache(tiny_runs) -> None:
     # Publishing talks to the store (outside the DAG), so it runs every time; it is idempotent.
     assert executed and all(n.startswith("publish-version") for n in executed), executed
     assert second.wall_s < first.wall_s / 3
+    # the summary of a cached run is the one the cached report step wrote (found through kfp's cache entry)
+    assert second.output("build-report", "summary") == first.run_dir / "build-report" / "summary"
+    assert "## Curation" in run_mod.summary_text(second, Path("artifacts"))
 
 
 @pytest.mark.e2e
