@@ -12,7 +12,7 @@ from kfp import dsl
 from kfp.dsl import Dataset, Model
 
 from components import control, data, evaluate, train
-from pipelines._options import TIMEOUTS_S, on_cpu, on_gpu, with_checkpoints, with_teacher_secret
+from pipelines._options import TIMEOUTS_S, labelled, on_cpu, on_gpu, with_checkpoints, with_teacher_secret
 from pipelines.end_to_end import CHECKPOINT_MOUNT, DEFAULT_BENCHMARKS, GPU_RESOURCE
 
 
@@ -34,7 +34,7 @@ def rerun_validate(dataset_uri: str, suite: str = "consistent", curate_config: d
     g = on_cpu(data.validate(dataset=_dataset(dataset_uri), suite=suite, config=curate_config))
     with dsl.If(g.outputs["Output"] == False, name="gate-failed"):  # noqa: E712 - a KFP condition
         why = on_cpu(control.report_gate_failure(verdict=g.outputs["verdict"]), retries=0)
-        control.stop_run(message=why.outputs["Output"])
+        labelled(control.stop_run(message=why.outputs["Output"]))
 
 
 @dsl.pipeline(name="o3v-rerun-filter", description="Filter a dataset given by URI.")

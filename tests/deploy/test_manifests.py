@@ -264,8 +264,13 @@ def test_schedule_parameters_equal_the_params_file():
 
 
 # ---- make ----
+# Under `make test` these run as sub-makes: drop the parent's MAKELEVEL/MAKEFLAGS, or make prints
+# "Entering directory" lines around the dry-run output.
+_MAKE_ENV = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "O3V_REGISTRY")}
+
+
 def _make_n(*args: str) -> str:
-    proc = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, env=_MAKE_ENV)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -280,12 +285,11 @@ def test_make_deploy_and_undeploy(overlay):
 
 
 def test_make_images_use_the_pipeline_registry():
-    env = {k: v for k, v in os.environ.items() if k != "O3V_REGISTRY"}
     proc = subprocess.run(
         ["make", "-n", "images"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**env, "O3V_REGISTRY": "r.example/o3v"},
+        env={**_MAKE_ENV, "O3V_REGISTRY": "r.example/o3v"},
     )
     assert proc.stdout.strip() == "bash images/build.sh build r.example/o3v"
