@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from o3v.rewards import get_reward_funcs
-from o3v.train.config import load_config
-from o3v.train.data import FrameSettings, gspo_row, lazy_dataset, load_train_data, rejects_file
-from o3v.train.runner import checkpoint_to_resume, finalize, load_base, peft_config, progress_callback
+from o3v.train.data import gspo_row, lazy_dataset
+from o3v.train.runner import finalize, peft_config, prepare_run, progress_callback
 
 log = logging.getLogger(__name__)
 
@@ -52,32 +51,18 @@ def build_trainer(
     resume: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """Everything before `train()`: config, data checks, model, rewards, trainer. Returns (trainer, context)."""
-    from o3v.torchvision_cpu import install
-
-    install()
+    prep = prepare_run("gspo", data_dir, out_dir, config, overrides, FORCED, base_model, resume)
     from trl import GRPOTrainer
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg = load_config("gspo", config, {**(overrides or {}), **FORCED}, output_dir=out / "checkpoints")
+    cfg, model, processor = prep.cfg, prep.model, prep.processor
     if cfg.importance_sampling_level != "sequence":
         log.warning("importance_sampling_level=%r: this run is GRPO, not GSPO", cfg.importance_sampling_level)
-    resume_from = checkpoint_to_resume(out, resume)
-    data = load_train_data(
-        data_dir,
-        "gspo",
-        on_missing_video=cfg.on_missing_video,
-        max_records=cfg.max_records,
-        rejects_path=rejects_file(out),
-    )
-    model, processor, base = load_base(cfg, base_model, resume_from)
     # trl re-runs the processor on the prompt texts for the log-prob passes and aligns its `mm_token_type_ids`
     # with the left-padded prompt ids, assuming the processor pads on the left. A tokenizer that pads on the
     # right (the transformers default, e.g. the tiny model's) shifts every shorter prompt's image positions:
     # M-RoPE then places image features on text tokens, silently, or crashes when the shift reaches padding.
     processor.tokenizer.padding_side = "left"
-    frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
-    dataset = lazy_dataset(data.records, functools.partial(gspo_row, processor=processor, frames=frames))
+    dataset = lazy_dataset(prep.data.records, functools.partial(gspo_row, processor=processor, frames=prep.frames))
     rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate)
     if not cfg.use_vllm:
         cfg.generation_kwargs = {
@@ -104,9 +89,7 @@ def build_trainer(
         cfg.rewards,
         cfg.gate,
     )
-    source = config if isinstance(config, str) else "config dict"
-    ctx = {"processor": processor, "base": base, "data": data, "resume_from": resume_from, "source": source}
-    return trainer, {**ctx, "overrides": dict(overrides or {})}
+    return trainer, prep.context(config, overrides)
 
 
 def run(

@@ -18,13 +18,15 @@ import math
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from o3v import __version__
-from o3v.train.config import check_deepspeed, resolved_dict
+from o3v.train.config import check_deepspeed, load_config, resolved_dict
+from o3v.train.data import FrameSettings, load_train_data, rejects_file
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
@@ -109,6 +111,63 @@ def load_base(cfg: Any, base_model: str | None, resume_from: str | None = None) 
     model.config.use_cache = False  # the KV cache only costs memory in training forward passes
     check_deepspeed(cfg, model.config, cfg.max_steps if cfg.max_steps > 0 else 1000)
     return model, processor, str(name)
+
+
+@dataclass
+class Prepared:
+    """What both trainers are built from: resolved config, data, model, processor, frame settings."""
+
+    stage: str
+    cfg: Any
+    out: Path
+    resume_from: str | None
+    data: Any
+    model: Any
+    processor: Any
+    base: str
+    frames: FrameSettings
+
+    def context(self, config: str | dict, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        """What `finalize` needs after training, besides the trainer."""
+        source = config if isinstance(config, str) else "config dict"
+        return {
+            "processor": self.processor,
+            "base": self.base,
+            "data": self.data,
+            "resume_from": self.resume_from,
+            "source": source,
+            "overrides": dict(overrides or {}),
+        }
+
+
+def prepare_run(
+    stage: str,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: str | dict,
+    overrides: dict[str, Any] | None,
+    forced: dict[str, Any],
+    base_model: str | None,
+    resume: bool,
+) -> Prepared:
+    """Config (overrides + the stage's forced settings), resume point, data checks and the base model."""
+    from o3v.torchvision_cpu import install
+
+    install()  # before trl/transformers import torchvision
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = load_config(stage, config, {**(overrides or {}), **forced}, output_dir=out / CHECKPOINTS)
+    resume_from = checkpoint_to_resume(out, resume)
+    data = load_train_data(
+        data_dir,
+        stage,
+        on_missing_video=cfg.on_missing_video,
+        max_records=cfg.max_records,
+        rejects_path=rejects_file(out),
+    )
+    model, processor, base = load_base(cfg, base_model, resume_from)
+    frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
+    return Prepared(stage, cfg, out, resume_from, data, model, processor, base, frames)
 
 
 def peft_config(cfg: Any) -> Any:

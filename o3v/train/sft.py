@@ -15,9 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from o3v.train.config import load_config
-from o3v.train.data import FrameSettings, lazy_dataset, load_train_data, rejects_file, sft_row
-from o3v.train.runner import checkpoint_to_resume, finalize, load_base, peft_config, progress_callback
+from o3v.train.data import lazy_dataset, sft_row
+from o3v.train.runner import finalize, peft_config, prepare_run, progress_callback
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +33,13 @@ def build_trainer(
     resume: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """Everything before `train()`: config, data checks, model, trainer. Returns (trainer, context)."""
-    from o3v.torchvision_cpu import install
-
-    install()
+    prep = prepare_run("sft", data_dir, out_dir, config, overrides, FORCED, base_model, resume)
     from trl import SFTTrainer
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg = load_config("sft", config, {**(overrides or {}), **FORCED}, output_dir=out / "checkpoints")
-    resume_from = checkpoint_to_resume(out, resume)
-    data = load_train_data(
-        data_dir,
-        "sft",
-        on_missing_video=cfg.on_missing_video,
-        max_records=cfg.max_records,
-        rejects_path=rejects_file(out),
-    )
-    model, processor, base = load_base(cfg, base_model, resume_from)
-    frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
-    dataset = lazy_dataset(data.records, functools.partial(sft_row, processor=processor, frames=frames))
+    cfg, processor = prep.cfg, prep.processor
+    dataset = lazy_dataset(prep.data.records, functools.partial(sft_row, processor=processor, frames=prep.frames))
     trainer = SFTTrainer(
-        model=model,
+        model=prep.model,
         args=cfg,
         train_dataset=dataset,
         processing_class=processor,
@@ -63,9 +48,7 @@ def build_trainer(
     )
     if not trainer.completion_only_loss:  # a prompt-completion dataset turns it on; never train on the prompt
         raise RuntimeError("trl did not enable completion_only_loss for prompt-completion rows")
-    source = config if isinstance(config, str) else "config dict"
-    ctx = {"processor": processor, "base": base, "data": data, "resume_from": resume_from, "source": source}
-    return trainer, {**ctx, "overrides": dict(overrides or {})}
+    return trainer, prep.context(config, overrides)
 
 
 def run(
