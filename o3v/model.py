@@ -79,7 +79,7 @@ def resolve_device(device: str | None) -> str:
     return "cpu"
 
 
-def resolve_dtype(dtype: str, device: str):
+def resolve_dtype(dtype: str, device: str) -> Any:
     """`auto` is bfloat16 on GPU and float32 on CPU (CPU bf16 matmuls are slow and lose precision)."""
     import torch
 
@@ -90,7 +90,7 @@ def resolve_dtype(dtype: str, device: str):
     return getattr(torch, dtype)
 
 
-def resolve_attention(attn_implementation: str | None, device: str, dtype) -> str:
+def resolve_attention(attn_implementation: str | None, device: str, dtype: Any) -> str:
     """flash_attention_2 only with CUDA, the flash_attn package and a 16-bit dtype; otherwise sdpa."""
     import torch
 
@@ -106,7 +106,7 @@ def resolve_attention(attn_implementation: str | None, device: str, dtype) -> st
     return attn_implementation
 
 
-def set_pixel_budget(processor, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
+def set_pixel_budget(processor: Any, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
     """Override the per-image pixel range (frames are images in o3v's input format)."""
     if min_pixels is None and max_pixels is None:
         return
@@ -185,7 +185,7 @@ def load_model(
     return model, processor
 
 
-def model_input_size(processor, width: int, height: int) -> tuple[int, int]:
+def model_input_size(processor: Any, width: int, height: int) -> tuple[int, int]:
     """(W, H) of a `width`x`height` image after the processor's resize: the pixel space of grounded boxes."""
     ip = processor.image_processor
     factor = ip.patch_size * ip.merge_size

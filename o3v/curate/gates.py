@@ -94,7 +94,7 @@ def record_row(rec: Record) -> dict[str, Any]:
     }
 
 
-def records_frame(in_dir: str | Path):
+def records_frame(in_dir: str | Path) -> Any:
     """One row per line of the dataset's records.jsonl; unparseable lines become rows with `schema_ok` False."""
     import pandas as pd
 

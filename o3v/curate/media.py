@@ -15,6 +15,7 @@ import logging
 import os
 import posixpath
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +86,14 @@ def join_media(media_root: str, rel: str) -> str:
     return str(Path(media_root) / rel)
 
 
-def gcs_client():  # pragma: no cover - trivial factory, exercised against the emulator in tests
+def gcs_client() -> Any:  # pragma: no cover - trivial factory, exercised against the emulator in tests
     """A google-cloud-storage client (anonymous against `STORAGE_EMULATOR_HOST`, default credentials otherwise)."""
     from google.cloud import storage
 
     return storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT") or "o3v")
 
 
-def fetch(uri: str, cache_dir: Path, client=None) -> Path:
+def fetch(uri: str, cache_dir: Path, client: Any = None) -> Path:
     """Local path of `uri`: a local path as is, a gs:// object downloaded into the cache (once)."""
     if not is_gcs(uri):
         return Path(uri)
@@ -113,6 +114,6 @@ def fetch(uri: str, cache_dir: Path, client=None) -> Path:
     return dest
 
 
-def local_media(media_root: str, rel: str, cache_dir: Path, client=None) -> Path:
+def local_media(media_root: str, rel: str, cache_dir: Path, client: Any = None) -> Path:
     """Local path of a record's media (downloading from gs:// when the root is a bucket)."""
     return fetch(join_media(media_root, rel), cache_dir, client)

@@ -176,7 +176,9 @@ def build_verifier(cfg: CurateConfig, ds: DatasetIn) -> Any:
     return ModelVerifier(build_chat(kind, cfg, cache), ds.media_root, cache, cfg.filter.crop_pad)
 
 
-def verify_records(verifier: Any, survivors: list[tuple[int, Record]], media_root: str, cfg: CurateConfig):
+def verify_records(
+    verifier: Any, survivors: list[tuple[int, Record]], media_root: str, cfg: CurateConfig
+) -> list[list[Problem]]:
     """Per record, the category problems found (empty list: verified). Identical items are asked once."""
     per_record = [verify_items(rec) for _, rec in survivors]
     unique: dict[tuple, VerifyItem] = {}

@@ -10,7 +10,7 @@ without network access).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 Arch = Literal["qwen2_5_vl", "qwen3_vl"]
 ARCHS: tuple[str, ...] = ("qwen2_5_vl", "qwen3_vl")
@@ -31,7 +31,7 @@ def _pad_vocab(n: int, multiple: int = 64) -> int:
     return -(-n // multiple) * multiple
 
 
-def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int):
+def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int) -> Any:
     """A tiny config of the real architecture, wired to the tiny tokenizer's ids."""
     ids = {
         "image_token_id": token_ids["<|image_pad|>"],
@@ -100,7 +100,7 @@ def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int):
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
 
 
-def real_config(name: Literal["qwen2.5-vl-7b", "qwen3-vl-8b"]):
+def real_config(name: Literal["qwen2.5-vl-7b", "qwen3-vl-8b"]) -> Any:
     """The published real-size config, built offline (values from the checkpoints' config.json)."""
     qwen_ids = {
         "image_token_id": 151655,

@@ -67,13 +67,13 @@ def _is_batch(messages: Sequence) -> bool:
 
 
 def encode(
-    processor,
+    processor: Any,
     messages: list[dict] | list[list[dict]],
     images: Images | Sequence[Images] | None,
     *,
     add_generation_prompt: bool = True,
     padding_side: Literal["left", "right"] = "left",
-):
+) -> Any:
     """Chat-template `messages` and run the processor on `images` in order; returns a `BatchFeature` (pt).
 
     One conversation with its images, or a batch: a list of conversations and a list of image lists.
@@ -116,8 +116,8 @@ def _seeded(seed: int | None, device) -> Iterator[None]:
 
 
 def generation_config(
-    model, processor, *, max_new_tokens: int, temperature: float, top_p: float, num_return_sequences: int
-):
+    model: Any, processor: Any, *, max_new_tokens: int, temperature: float, top_p: float, num_return_sequences: int
+) -> Any:
     """Every sampling knob set explicitly: checkpoints ship their own defaults (Qwen2.5-VL: temperature 0.1,
     top_k 1, repetition_penalty 1.05), which `generate` would otherwise merge in silently."""
     from transformers import GenerationConfig
@@ -157,8 +157,8 @@ def generation_config(
 
 
 def generate(
-    model,
-    processor,
+    model: Any,
+    processor: Any,
     messages: list[dict] | list[list[dict]],
     images: Images | Sequence[Images] | None,
     *,

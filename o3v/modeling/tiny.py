@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from o3v import __version__
 from o3v.modeling.configs import ARCHS, TINY_MAX_TOKENS, TINY_MIN_TOKENS, VISION_GEOMETRY, Arch, tiny_config
@@ -36,7 +37,7 @@ def _frame_size(arch: str) -> dict[str, int]:
     return {"shortest_edge": TINY_MIN_TOKENS * unit, "longest_edge": TINY_MAX_TOKENS * unit}
 
 
-def build_processor(arch: Arch, tokenizer):
+def build_processor(arch: Arch, tokenizer: Any) -> Any:
     """The real processor classes with a small pixel budget (a real checkpoint keeps its own settings)."""
     from transformers import Qwen2VLImageProcessor
 
@@ -61,7 +62,7 @@ def build_processor(arch: Arch, tokenizer):
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
 
 
-def count_params(model) -> dict[str, int]:
+def count_params(model: Any) -> dict[str, int]:
     """Total / vision / language parameter counts (works on meta-device models too)."""
     total = sum(p.numel() for p in model.parameters())
     vision = sum(p.numel() for p in model.model.visual.parameters())

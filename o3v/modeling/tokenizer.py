@@ -23,6 +23,7 @@ import random
 import re
 from collections.abc import Iterator
 from importlib import resources
+from typing import Any
 
 from o3v.grounded import Claim, render_claim, render_completion, render_option, render_span
 from o3v.prompts import SYSTEM_PROMPTS, frame_label, user_text
@@ -162,7 +163,7 @@ def chat_template() -> str:
     return resources.files("o3v.modeling").joinpath("qwen2_5_vl_chat_template.jinja").read_text()
 
 
-def train_tokenizer(vocab_size: int = BPE_VOCAB_SIZE):
+def train_tokenizer(vocab_size: int = BPE_VOCAB_SIZE) -> Any:
     """Train the byte-level BPE and wrap it as a `Qwen2Tokenizer` with Qwen's special tokens and o3v's tags."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import AddedToken, Qwen2Tokenizer
