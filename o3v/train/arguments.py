@@ -34,6 +34,7 @@ class O3VFields:
     frame_max_pixels: int | None = field(default=None, metadata={"help": "per-frame pixel cap (None: processor's)"})
     on_missing_video: str = field(default="error", metadata={"help": "error | skip (skipped records -> rejects)"})
     max_records: int | None = field(default=None, metadata={"help": "use only the first N records (smoke runs)"})
+    tasks: list[str] | None = field(default=None, metadata={"help": "train only on these task types (None: all six)"})
     lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 trains all weights"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})

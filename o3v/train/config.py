@@ -185,6 +185,12 @@ def check_values(stage: str, cfg: dict[str, Any], where: str) -> None:
         cfg, ("weight_decay", "max_grad_norm", "lora_r", "lora_dropout", "beta", "epsilon"), where, allow_zero=True
     )
     _choice(cfg, "on_missing_video", ("error", "skip"), where)
+    if cfg.get("tasks") is not None:
+        from o3v.records import TASKS
+
+        tasks = cfg["tasks"]
+        if not isinstance(tasks, list) or not tasks or not all(t in TASKS for t in tasks):
+            raise ConfigError(f"{where}: field 'tasks' must be a non-empty list of {list(TASKS)}, got {tasks!r}")
     _choice(cfg, "model_dtype", DTYPES, where)
     for name in ("min_frames", "max_frames"):
         if cfg.get(name) is not None and cfg[name] % 2:

@@ -91,10 +91,12 @@ def load_train_data(
     max_records: int | None = None,
     rejects_path: str | Path | None = None,
     cache_dir: str | None = None,
+    tasks: list[str] | None = None,
 ) -> TrainData:
     """Check every record of `data_dir` for `stage` ("sft" or "gspo"); raises `TrainDataError` before training.
 
     Missing media follow `on_missing_video` ("error" or "skip"); skipped records are written to `rejects_path`.
+    `tasks` selects task types (a choice of the run, logged with its count, not a reject).
     """
     from o3v.curate.dataset import DatasetError
 
@@ -106,11 +108,15 @@ def load_train_data(
     cache = default_cache_dir(cache_dir)
     kept: list[TrainRecord] = []
     rejects: list[dict[str, Any]] = []
+    unselected = 0
     for index, rec, _ in ds.scan():
         if max_records is not None and len(kept) >= max_records:
             break
         if isinstance(rec, RecordError):
             raise TrainDataError(f"{rec} (training reads curated datasets: run `o3v check` first)")
+        if tasks is not None and rec.task not in tasks:
+            unselected += 1
+            continue
         _check_record(rec, index, stage, where)
         field = "video_path" if rec.is_video else "image_path"
         rel = safe_relpath(rec.media_path, ds.media_root)
@@ -134,8 +140,12 @@ def load_train_data(
         write_jsonl(rejects_path, rejects)
     if rejects:
         log.warning("skipped %d record(s) whose media is missing (listed in %s)", len(rejects), rejects_path)
+    if unselected:
+        log.info("tasks %s: left out %d record(s) of other task types", tasks, unselected)
     if not kept:
-        raise TrainDataError(f"{where}: no trainable records ({len(rejects)} skipped for missing media)")
+        raise TrainDataError(
+            f"{where}: no trainable records ({len(rejects)} skipped for missing media, {unselected} of other tasks)"
+        )
     log.info("%s data: %d records from %s (%d skipped)", stage, len(kept), data_dir, len(rejects))
     return TrainData(ds.path, kept, len(rejects), data_version(ds.path, ds.meta))
 

@@ -164,6 +164,7 @@ def prepare_run(
         on_missing_video=cfg.on_missing_video,
         max_records=cfg.max_records,
         rejects_path=rejects_file(out),
+        tasks=cfg.tasks,
     )
     model, processor, base = load_base(cfg, base_model, resume_from)
     frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)

@@ -81,6 +81,8 @@ def test_vllm_colocate_is_config_only():
         ("gspo", {"rewards": ["accuracy"]}, r"field 'rewards' has unknown or no reward names \['accuracy'\]"),
         ("gspo", {"gate": "both"}, r"field 'gate' must be one of"),
         ("gspo", {"preset": "ppo"}, r"field 'preset' must be one of"),
+        ("gspo", {"tasks": ["dance QA"]}, r"field 'tasks' must be a non-empty list of"),
+        ("gspo", {"tasks": []}, r"field 'tasks' must be a non-empty list of"),
     ],
 )
 def test_impossible_values_fail_before_training_naming_the_field(stage, overrides, message):

@@ -111,6 +111,18 @@ def test_media_path_escaping_the_root_is_refused(train_data, tmp_path):
         load_train_data(data, "sft")
 
 
+def test_tasks_select_task_types_without_rejecting_the_rest(train_data, tmp_path, caplog):
+    caplog.set_level("INFO", logger="o3v.train.data")
+    everything = load_train_data(train_data["rl"], "gspo")
+    rejects = tmp_path / "rejects.jsonl"
+    temporal = load_train_data(train_data["rl"], "gspo", tasks=["temporal QA"], rejects_path=rejects)
+    assert {i.record.task for i in temporal.records} == {"temporal QA"}
+    n_temporal = sum(i.record.task == "temporal QA" for i in everything.records)
+    assert 0 < len(temporal.records) == n_temporal < len(everything.records)
+    assert rejects.read_text() == "" and temporal.skipped == 0  # a choice of the run, not a data problem
+    assert f"left out {len(everything.records) - n_temporal} record(s) of other task types" in caplog.text
+
+
 def test_empty_dataset_fails(train_data, tmp_path):
     data = _copy_dataset(train_data["sft"], tmp_path / "d", lambda records: [])
     with pytest.raises(TrainDataError, match="no trainable records"):
