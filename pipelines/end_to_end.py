@@ -56,13 +56,41 @@ def passed(g, suite: str):
     return dsl.If(g.outputs["Output"] == True, name=f"gate-{suite}-passed")  # noqa: E712 - a KFP condition
 
 
+def knobs_of(p: dict) -> dict:
+    """The frame and seed knobs every training and eval step records."""
+    return {k: p[k] for k in KNOBS}
+
+
+def hardware_of(p: dict) -> dict:
+    """Accelerator type and count, also passed as an argument: it is recorded in provenance, and it makes KFP 2.17
+    route these parameters into nested condition/loop groups (resource placeholders alone are not propagated)."""
+    return {"accelerator_type": p["accelerator_type"], "accelerator_count": p["accelerator_count"]}
+
+
+def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
+    """SFT -> GSPO on one dataset, each on the GPU pool with checkpoints; `p` holds the pipeline parameters."""
+    accel = (p["accelerator_type"], p["accelerator_count"])
+    common = {
+        "dataset": dataset,
+        "world": world,
+        "knobs": knobs_of(p),
+        "hardware": hardware_of(p),
+        "checkpoint_root": p["checkpoint_root"],
+    }
+    gated = {} if gate is None else {"gate": gate}
+    sft = train.train_sft(start=start, config=p["sft_config"], overrides=p["sft_overrides"], **gated, **common)
+    with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT"))
+    gspo = train.train_gspo(
+        start=sft.outputs["model"], config=p["gspo_config"], overrides=p["gspo_overrides"], **common
+    )
+    with_checkpoints(on_gpu(gspo, *accel, timeout_s=TIMEOUTS_S["gspo"]).set_display_name("GSPO"))
+    return sft, gspo
+
+
 def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
     """Base model -> SFT -> GSPO -> eval fan-out; publishes media, curated dataset and model as store versions."""
-    knobs = {k: p[k] for k in KNOBS}
+    knobs, hardware = knobs_of(p), hardware_of(p)
     accel = (p["accelerator_type"], p["accelerator_count"])
-    # Also passed as an argument: it is recorded in provenance, and it makes KFP 2.17 route these parameters
-    # into the nested condition/loop groups (resource placeholders alone are not propagated there).
-    hardware = {"accelerator_type": accel[0], "accelerator_count": accel[1]}
     store = p["store_uri"]
     # Versions that scheduled retraining (pipelines/retrain.py) reads back: the dataset links its media version.
     pub_media = uncached(on_cpu(control.publish_version(artifact=media, name="media", kind="world", store_uri=store)))
@@ -78,29 +106,7 @@ def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
         )
     )
     base = on_cpu(train.base_model(model=p["model"], seed=p["seed"])).set_display_name("base model")
-    sft = train.train_sft(
-        dataset=curated,
-        gate=gate3.outputs["verdict"],
-        world=media,
-        start=base.outputs["out"],
-        config=p["sft_config"],
-        overrides=p["sft_overrides"],
-        knobs=knobs,
-        hardware=hardware,
-        checkpoint_root=p["checkpoint_root"],
-    )
-    with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT"))
-    gspo = train.train_gspo(
-        dataset=curated,
-        world=media,
-        start=sft.outputs["model"],
-        config=p["gspo_config"],
-        overrides=p["gspo_overrides"],
-        knobs=knobs,
-        hardware=hardware,
-        checkpoint_root=p["checkpoint_root"],
-    )
-    with_checkpoints(on_gpu(gspo, *accel, timeout_s=TIMEOUTS_S["gspo"]).set_display_name("GSPO"))
+    sft, gspo = sft_then_gspo(curated, media, base.outputs["out"], p, gate=gate3.outputs["verdict"])
     model = gspo.outputs["model"]
     uncached(on_cpu(control.publish_version(artifact=model, name="o3v-model", kind="model", store_uri=store)))
     with dsl.ParallelFor(p["benchmarks"], parallelism=2, name="benchmarks") as bench:

@@ -11,8 +11,15 @@ from kfp import dsl
 
 from components import _platform as platform
 from components import control, evaluate, train
-from pipelines._options import TIMEOUTS_S, on_cpu, on_gpu, uncached, with_checkpoints
-from pipelines.end_to_end import CHECKPOINT_MOUNT, DEFAULT_BENCHMARKS, GPU_RESOURCE
+from pipelines._options import TIMEOUTS_S, on_cpu, on_gpu, uncached
+from pipelines.end_to_end import (
+    CHECKPOINT_MOUNT,
+    DEFAULT_BENCHMARKS,
+    GPU_RESOURCE,
+    hardware_of,
+    knobs_of,
+    sft_then_gspo,
+)
 
 
 @dsl.pipeline(name="o3v-retrain", description="Retrain SFT -> GSPO from the latest curated dataset version; eval.")
@@ -36,34 +43,13 @@ def retrain_pipeline(
     accelerator_type: str = GPU_RESOURCE,
     accelerator_count: int = 1,
 ):
-    knobs = {"seed": seed, "fps": fps, "max_frames": max_frames, "min_pixels": min_pixels, "max_pixels": max_pixels}
-    hardware = {"accelerator_type": accelerator_type, "accelerator_count": accelerator_count}
+    p = dict(locals())  # every parameter by name, before any task is created
     fetched = uncached(on_cpu(control.fetch_dataset(ref=dataset_ref, store_uri=store_uri)))
     fetched.set_display_name("dataset@latest")
     dataset, world = fetched.outputs["dataset"], fetched.outputs["media"]
     base = on_cpu(train.base_model(model=model, seed=seed)).set_display_name("base model")
-    sft = train.train_sft(
-        dataset=dataset,
-        world=world,
-        start=base.outputs["out"],
-        config=sft_config,
-        overrides=sft_overrides,
-        knobs=knobs,
-        hardware=hardware,
-        checkpoint_root=checkpoint_root,
-    )
-    with_checkpoints(on_gpu(sft, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["sft"]))
-    gspo = train.train_gspo(
-        dataset=dataset,
-        world=world,
-        start=sft.outputs["model"],
-        config=gspo_config,
-        overrides=gspo_overrides,
-        knobs=knobs,
-        hardware=hardware,
-        checkpoint_root=checkpoint_root,
-    )
-    with_checkpoints(on_gpu(gspo, accelerator_type, accelerator_count, timeout_s=TIMEOUTS_S["gspo"]))
+    sft, gspo = sft_then_gspo(dataset, world, base.outputs["out"], p)
+    knobs, hardware = knobs_of(p), hardware_of(p)
     uncached(
         on_cpu(
             control.publish_version(
