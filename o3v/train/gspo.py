@@ -19,7 +19,7 @@ from typing import Any
 
 from o3v.rewards import get_reward_funcs
 from o3v.train.data import gspo_row, lazy_dataset
-from o3v.train.runner import finalize, peft_config, prepare_run, progress_callback
+from o3v.train.runner import peft_config, prepare_run, progress_callback, train_and_finalize
 
 log = logging.getLogger(__name__)
 
@@ -102,17 +102,12 @@ def run(
 ) -> dict[str, Any]:
     """Train GSPO on a dataset directory from `base_model` (the SFT output); returns metrics.json's content."""
     trainer, ctx = build_trainer(data_dir, out_dir, config, overrides, base_model, resume)
-    trainer.train(resume_from_checkpoint=ctx["resume_from"])
     terms = [f"rewards/{name}/mean" for name in trainer.args.rewards]
-    return finalize(
+    return train_and_finalize(
         trainer,
-        ctx["processor"],
+        ctx,
         out_dir,
         stage="gspo",
-        base=ctx["base"],
-        config_source=ctx["source"],
-        data=ctx["data"],
-        overrides=ctx["overrides"],
         curve_groups={"reward": ["reward", *terms], "loss": ["loss"], "clip": ["clip_ratio/region_mean"]},
         summary_keys=["reward", "reward_std", *terms, "loss", "completions/mean_length", "clip_ratio/region_mean"],
     )

@@ -336,6 +336,31 @@ beat them (tiny-learning.md).
 """
 
 
+def train_and_finalize(
+    trainer: Any,
+    ctx: dict[str, Any],
+    out_dir: str | Path,
+    *,
+    stage: str,
+    curve_groups: dict[str, list[str]],
+    summary_keys: list[str],
+) -> dict[str, Any]:
+    """Train (resuming from `ctx["resume_from"]` when set), then write the model folder; returns metrics.json."""
+    trainer.train(resume_from_checkpoint=ctx["resume_from"])
+    return finalize(
+        trainer,
+        ctx["processor"],
+        out_dir,
+        stage=stage,
+        base=ctx["base"],
+        config_source=ctx["source"],
+        data=ctx["data"],
+        overrides=ctx["overrides"],
+        curve_groups=curve_groups,
+        summary_keys=summary_keys,
+    )
+
+
 def finalize(
     trainer: Any,
     processor: Any,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from o3v.train.data import lazy_dataset, sft_row
-from o3v.train.runner import finalize, peft_config, prepare_run, progress_callback
+from o3v.train.runner import peft_config, prepare_run, progress_callback, train_and_finalize
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,11 @@ def run(
 ) -> dict[str, Any]:
     """Train SFT on a dataset directory and write the model folder into `out_dir`; returns metrics.json's content."""
     trainer, ctx = build_trainer(data_dir, out_dir, config, overrides, base_model, resume)
-    trainer.train(resume_from_checkpoint=ctx["resume_from"])
-    return finalize(
+    return train_and_finalize(
         trainer,
-        ctx["processor"],
+        ctx,
         out_dir,
         stage="sft",
-        base=ctx["base"],
-        config_source=ctx["source"],
-        data=ctx["data"],
-        overrides=ctx["overrides"],
         curve_groups={"loss": ["loss"], "token_accuracy": ["mean_token_accuracy"]},
         summary_keys=["loss", "mean_token_accuracy", "grad_norm"],
     )
