@@ -1,16 +1,22 @@
-"""Client for OpenAI-compatible chat completions (Gemini's compatible endpoint, vLLM, OpenAI, ...).
+"""Client for OpenAI-compatible chat completions (Gemini's compatible endpoint, vLLM, SGLang, `transformers serve`).
 
-What makes it safe to point at a paid endpoint from a pipeline:
+Requests go through the official `openai` client, which owns the transport: timeouts, retries with
+exponential backoff and jitter on 408/409/429/5xx, timeouts and connection errors, and the server's
+`Retry-After` / `retry-after-ms` headers (honoured up to two minutes). o3v adds what makes it safe to point
+at a paid endpoint from a pipeline:
 
 - a content-addressed response cache: the key is the sha256 of the canonical request (URL + JSON body,
   never the API key); a successful response is stored before it is used, so a rerun never pays twice,
   even when the teacher's text later fails to parse;
-- retries with exponential backoff and jitter on 429, 5xx, timeouts and connection errors (a
-  `Retry-After` header is honoured, capped by `backoff_max_s`); other HTTP errors fail at once;
-- the API key comes from the environment variable named in the config (`openai.api_key_env`).
+- a 200 whose body is not JSON (a proxy's error page) is sent again, up to `openai.max_retries` times
+  (the `openai` client retries only failed statuses);
+- errors with a stable `reason` for the reject line (`teacher_http_error`, `teacher_unavailable`,
+  `teacher_bad_response`) and a message naming the URL, the status and the server's own words;
+- the API key comes from the environment variable named in the config (`openai.api_key_env`); without
+  one, no Authorization header is sent.
 
-Callers bound concurrency themselves (a thread pool of `openai.max_concurrency`); the client keeps one
-`requests.Session` per thread.
+Callers bound concurrency themselves (a thread pool of `openai.max_concurrency`); one `openai.OpenAI`
+client (thread-safe, one connection pool) serves all threads.
 """
 
 from __future__ import annotations
@@ -21,21 +27,16 @@ import io
 import json
 import logging
 import os
-import random
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import requests
 
 from o3v.curate.config import ConfigError, OpenAIConfig
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+RETRIED = frozenset({408, 409, 429}) | frozenset(range(500, 600))  # statuses the `openai` client retries
 
 
 class ChatError(RuntimeError):
@@ -83,34 +84,62 @@ def message_text(body: Any) -> str:
     return content
 
 
-class ChatClient:
-    """POST `{base_url}/chat/completions` with caching and retries (see the module docstring)."""
+class _Counter:
+    """Requests sent on the wire, total and per thread (an httpx request hook: retries included)."""
 
-    def __init__(
-        self,
-        cfg: OpenAIConfig,
-        cache_dir: Path,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-    ):
+    def __init__(self) -> None:
+        self.total = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def __call__(self, request: Any) -> None:
+        with self._lock:
+            self.total += 1
+        self._local.n = getattr(self._local, "n", 0) + 1
+
+    def mine(self) -> int:
+        return getattr(self._local, "n", 0)
+
+
+class ChatClient:
+    """`chat.completions.create` through the `openai` client, with o3v's cache and errors (module docstring)."""
+
+    def __init__(self, cfg: OpenAIConfig, cache_dir: Path):
         if not cfg.base_url or not cfg.model:
             raise ConfigError("config keys 'openai.base_url' and 'openai.model' must be set for the openai backend")
+        import httpx2
+        import openai
+
         self.cfg = cfg
         self.url = cfg.base_url.rstrip("/") + "/chat/completions"
         self.cache_dir = Path(cache_dir) / "openai"
-        self._key = None
+        key = None
         if cfg.api_key_env:
-            self._key = os.environ.get(cfg.api_key_env)
-            if not self._key:
+            key = os.environ.get(cfg.api_key_env)
+            if not key:
                 raise ConfigError(
                     f"environment variable {cfg.api_key_env} is not set (named by config key 'openai.api_key_env'; "
                     "set it to null for endpoints without a key)"
                 )
-        self._sleep, self._rng = sleep, rng or random.Random()
-        self._local = threading.local()
-        self.calls = 0  # HTTP requests actually sent (cache hits excluded)
-        self._lock = threading.Lock()
+        self._sent = _Counter()
+        http = openai.DefaultHttpxClient(event_hooks={"request": [self._sent]})
+        self._client = openai.OpenAI(
+            base_url=cfg.base_url.rstrip("/"),
+            api_key=key or "unused",
+            max_retries=cfg.max_retries,
+            timeout=cfg.timeout_s,
+            http_client=http,
+        )
+        if key is None:  # keyless endpoint: send no Authorization header at all
+            self._headers: dict[str, Any] = {"Authorization": openai.Omit()}
+        else:
+            self._headers = {}
+        self._errors = (openai, httpx2)
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests actually sent (retries included, cache hits excluded)."""
+        return self._sent.total
 
     def body(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -126,21 +155,6 @@ class ChatClient:
     def _cache_path(self, sha: str) -> Path:
         return self.cache_dir / sha[:2] / f"{sha}.json"
 
-    def _session(self) -> requests.Session:
-        if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-        return self._local.session
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        cap = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2**attempt)
-        delay = cap / 2 + self._rng.uniform(0, cap / 2)  # "equal jitter": spread out, never a zero wait
-        if retry_after:
-            try:
-                delay = max(delay, min(float(retry_after), self.cfg.backoff_max_s))
-            except ValueError:
-                pass  # an HTTP-date Retry-After: keep the computed backoff
-        return delay
-
     def complete(self, messages: list[dict[str, Any]]) -> ChatResult:
         """Response text for `messages`, from the cache or the endpoint; raises `ChatError` when it gives up."""
         body = self.body(messages)
@@ -148,47 +162,47 @@ class ChatClient:
         path = self._cache_path(sha)
         if path.is_file():
             return ChatResult(message_text(json.loads(path.read_text(encoding="utf-8"))["response"]), sha, True, 0)
-        headers = {"Content-Type": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
+        start = self._sent.mine()
         last = ""
-        for attempt in range(self.cfg.max_retries + 1):
-            retry_after = None
+        for _ in range(self.cfg.max_retries + 1):
+            raw = self._post(body, start)
             try:
-                with self._lock:
-                    self.calls += 1
-                resp = self._session().post(self.url, json=body, headers=headers, timeout=self.cfg.timeout_s)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code == 200:
-                    try:
-                        payload = resp.json()
-                    except ValueError:
-                        last = f"HTTP 200 with a body that is not JSON: {resp.text[:200]!r}"
-                    else:
-                        text = message_text(payload)
-                        self._store(path, sha, payload)
-                        return ChatResult(text, sha, False, attempt + 1)
-                elif resp.status_code in RETRY_STATUS:
-                    last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-                    retry_after = resp.headers.get("Retry-After")
-                else:
-                    raise ChatError(
-                        "teacher_http_error",
-                        f"{self.url}: HTTP {resp.status_code}: {resp.text[:500]}",
-                        status=resp.status_code,
-                        attempts=attempt + 1,
-                    )
-            if attempt < self.cfg.max_retries:
-                delay = self._delay(attempt, retry_after)
-                log.warning("%s: %s; retry %d/%d in %.2fs", self.url, last, attempt + 1, self.cfg.max_retries, delay)
-                self._sleep(delay)
-        raise ChatError(
-            "teacher_unavailable",
-            f"{self.url}: gave up after {self.cfg.max_retries + 1} attempts: {last}",
-            attempts=self.cfg.max_retries + 1,
-        )
+                payload = json.loads(raw)
+            except ValueError:
+                last = f"HTTP 200 with a body that is not JSON: {raw[:200]!r}"
+                log.warning("%s: %s; sending it again", self.url, last)
+                continue
+            text = message_text(payload)
+            self._store(path, sha, payload)
+            return ChatResult(text, sha, False, self._sent.mine() - start)
+        sent = self._sent.mine() - start
+        raise ChatError("teacher_unavailable", f"{self.url}: gave up after {sent} attempts: {last}", attempts=sent)
+
+    def _post(self, body: dict[str, Any], start: int) -> str:
+        """One logical request (the `openai` client retries inside it); the raw 200 body, or `ChatError`."""
+        openai, httpx2 = self._errors
+        try:
+            resp = self._client.chat.completions.with_raw_response.create(**body, extra_headers=self._headers)
+            return resp.http_response.text
+        except openai.APIStatusError as exc:
+            sent = self._sent.mine() - start
+            detail = f"{self.url}: HTTP {exc.status_code}: {exc.response.text[:500]}"
+            if exc.status_code in RETRIED:  # the client retried it max_retries times
+                raise ChatError(
+                    "teacher_unavailable",
+                    f"{self.url}: gave up after {sent} attempts: HTTP {exc.status_code}: {exc.response.text[:200]}",
+                    status=exc.status_code,
+                    attempts=sent,
+                ) from exc
+            raise ChatError("teacher_http_error", detail, status=exc.status_code, attempts=sent) from exc
+        except openai.APIConnectionError as exc:  # timeouts included, after the client's retries
+            sent = self._sent.mine() - start
+            cause = exc.__cause__ if isinstance(exc.__cause__, httpx2.HTTPError) else exc
+            raise ChatError(
+                "teacher_unavailable",
+                f"{self.url}: gave up after {sent} attempts: {type(exc).__name__}: {cause}",
+                attempts=sent,
+            ) from exc
 
     def _store(self, path: Path, sha: str, payload: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

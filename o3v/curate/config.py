@@ -69,8 +69,6 @@ class OpenAIConfig:
     max_concurrency: int = 4
     max_retries: int = 5
     timeout_s: float = 120.0
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 60.0
     temperature: float = 0.0
     max_tokens: int = 4096
     json_mode: bool = True

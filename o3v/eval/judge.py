@@ -7,7 +7,7 @@ caches them (`judge.jsonl`, keyed by the sha256 of judge + question + answers) s
 
 Backends (`make_judge(config)`):
 - `openai`: an OpenAI-compatible endpoint (e.g. Qwen2.5-72B-Instruct on vLLM), through o3v's chat client
-  (retries with backoff, content-addressed response cache);
+  (the `openai` client's retries and backoff, o3v's content-addressed response cache);
 - `transformers`: a local model (a text LLM via AutoModelForCausalLM, or a Qwen-VL checkpoint through
   `o3v.model`, without images);
 - `exact`: not an LLM: 3 when the normalized answer equals the ground truth, else 0. For offline smoke runs

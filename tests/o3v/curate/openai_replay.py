@@ -7,7 +7,8 @@ Routing: the first route key found in the request body (e.g. a frame label or an
 the reply queue; every request takes the next reply, the last one repeats. A reply is
 `{"content": text}` (HTTP 200, chat.completion shape), `{"status": code, "body": text, "headers": {...}}`,
 `{"raw_body": text}` (HTTP 200, not JSON) or `{"delay": seconds, ...}` (answers late: client timeouts).
-The server records every request body it received (`requests`) and serves `POST /v1/chat/completions`
+The server records every request body it received (`requests`) and when it arrived (`times`, monotonic
+seconds: the client's retry waits, measured on the wire), and serves `POST /v1/chat/completions`
 only; it binds 127.0.0.1 on an ephemeral port and runs in a daemon thread.
 """
 
@@ -45,6 +46,7 @@ class ReplayServer:
         self.default = list(default or [{"status": 404, "body": '{"error": "no route for this request"}'}])
         self.requests: list[dict[str, Any]] = []
         self.auth: list[str | None] = []
+        self.times: list[float] = []
         self._lock = threading.Lock()
         server = self
 
@@ -88,6 +90,7 @@ class ReplayServer:
     def _next(self, text: str, auth: str | None) -> dict[str, Any]:
         with self._lock:
             self.requests.append(json.loads(text))
+            self.times.append(time.monotonic())
             self.auth.append(auth)
             queue = next((q for key, q in self.routes.items() if key in text), self.default)
             return queue.pop(0) if len(queue) > 1 else queue[0]

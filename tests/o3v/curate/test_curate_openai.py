@@ -25,7 +25,7 @@ def _cfg(tmp_path: Path, url: str, **annotate_kw) -> dict:
     return {
         "annotate": {"teacher": "openai", "cache_dir": str(tmp_path / "cache"), "num_frames": 4, **annotate_kw},
         "openai": {"base_url": url, "model": "replay", "api_key_env": None, "max_concurrency": 3, "max_retries": 2,
-                   "backoff_base_s": 0.01, "backoff_max_s": 0.02, "timeout_s": 5.0},
+                   "timeout_s": 5.0},
     }  # fmt: skip
 
 

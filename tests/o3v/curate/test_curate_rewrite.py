@@ -24,7 +24,7 @@ def test_rewrite_keeps_claims_or_keeps_the_original(tmp_path):
     }
     ds = write_dataset(tmp_path / "in", [st, t, m, moved])
     cfg = {"check": {"rewrite": "openai"},
-           "openai": {"model": "replay", "api_key_env": None, "backoff_base_s": 0.01, "max_retries": 1},
+           "openai": {"model": "replay", "api_key_env": None, "max_retries": 1},
            "annotate": {"cache_dir": str(tmp_path / "cache")}}  # fmt: skip
     with ReplayServer(routes) as srv:
         cfg["openai"]["base_url"] = srv.url

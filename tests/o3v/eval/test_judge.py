@@ -38,8 +38,9 @@ def test_judge_cache_is_reused_across_instances(tmp_path):
 
 
 def test_openai_backend_is_greedy_and_records_identity(tmp_path):
+    busy = {"status": 503, "headers": {"retry-after-ms": "10"}}  # retried by the openai client after 10 ms
     with replay.ReplayServer(
-        {"Candidate answer: a dog": [{"status": 503}, {"content": "2"}]}, default=[{"content": "not a number"}]
+        {"Candidate answer: a dog": [busy, {"content": "2"}]}, default=[{"content": "not a number"}]
     ) as srv:
         cfg = JudgeConfig(
             backend="openai",
@@ -50,7 +51,6 @@ def test_openai_backend_is_greedy_and_records_identity(tmp_path):
             cache_dir=str(tmp_path),
         )
         judge = make_judge(cfg, tmp_path / "judge.jsonl")
-        judge.backend.client._sleep = lambda s: None  # no real backoff waits in the test
         replies = judge.rate([("what?", "a dog", "a dog"), ("what?", "a dog", "a cat")])
         body = srv.requests[0]
     assert replies == ["2", "not a number"]
