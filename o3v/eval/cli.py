@@ -5,6 +5,8 @@
         --media-root out/synth/videos --out out/eval --config tiny-cpu --limit 4 --report
     o3v eval report out/eval/vstar out/eval/tvgbench --out out/eval/report
     o3v infer --model out/tiny --video clip.mp4 --question "Where is the red circle?" --image answer.png
+    o3v infer --model out/tiny --video out/synth/videos/vid_015.mp4 --question "When is the red square visible?" \
+        --task "temporal QA" --html answer.html
 """
 
 from __future__ import annotations
@@ -118,17 +120,34 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _infer(args: argparse.Namespace) -> int:
-    from o3v.eval.infer import infer
+    from pathlib import Path
 
-    result = infer(
-        args.model,
-        args.video,
-        args.question,
-        task=args.task,
-        options=args.options,
-        config=args.config,
-        image_out=args.image,
-    )
+    from o3v.eval.config import ConfigError
+    from o3v.eval.infer import infer
+    from o3v.eval.truth import TruthError
+    from o3v.prompts import SYSTEM_PROMPTS
+
+    if not Path(args.video).is_file():
+        print(f"error: --video {args.video}: no such file", file=sys.stderr)
+        return 2
+    if args.task not in SYSTEM_PROMPTS:
+        print(f"error: --task {args.task!r}: expected one of {sorted(SYSTEM_PROMPTS)}", file=sys.stderr)
+        return 2
+    try:
+        result = infer(
+            args.model,
+            args.video,
+            args.question,
+            task=args.task,
+            options=args.options,
+            config=args.config,
+            image_out=args.image,
+            world=args.world,
+            html_out=args.html,
+        )
+    except (TruthError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
@@ -201,7 +220,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "infer",
         help="answer one question about one video, with evidence and a confidence",
         description="Prints JSON: answer, evidence (times and boxes in original-video pixels), a "
-        "confidence (the model's own relevance rating of its cropped evidence) and the raw output.",
+        "confidence (the model's own relevance rating of its cropped evidence), the raw output, and 'truth' "
+        "(tIoU and box IoUs against the world's ground truth) when the video belongs to a synthetic world. "
+        "--video may also be a still image (visual QA).",
     )
     p.add_argument("--model", required=True, help="model folder or hub id")
     p.add_argument("--video", required=True)
@@ -214,4 +235,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--options", nargs="+", help="MCQ options, e.g. 'A. red' 'B. blue'")
     p.add_argument("--config", default="tiny-cpu", help="eval config (frames, pixels, max_new_tokens)")
     p.add_argument("--image", help="write an annotated PNG (frames with the evidence boxes, answer span)")
+    p.add_argument(
+        "--world",
+        help="synthetic world.json to score against (default: a world.json next to or up to 3 folders above "
+        "the video); the output's 'truth' then holds tIoU and per-box IoU against the exact ground truth",
+    )
+    p.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="write a self-contained evidence page: frames with predicted and true boxes, and a span timeline",
+    )
     p.set_defaults(func=_infer)
