@@ -27,6 +27,9 @@ K8S_VERSIONS = ("1.32.0", kubernetes_validate.latest_version())
 PART_OF = {"app.kubernetes.io/part-of": "o3v"}
 SWF_SCHEMA = json.loads((ROOT / "tests" / "deploy" / "schemas" / "scheduledworkflow.v1beta1.json").read_text())
 UNLABELLED = {("Namespace", "kubeflow"), ("PersistentVolumeClaim", "o3v-checkpoints")}
+CLUSTER_SCOPED = {"Namespace", "PriorityClass", "ClusterRole", "ClusterRoleBinding", "ClusterTrainingRuntime"}
+# Validated against the Trainer schema instead (tests/deploy/test_trainer_runtime.py).
+CUSTOM_KINDS = {"ClusterTrainingRuntime"}
 
 
 def pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
@@ -49,6 +52,9 @@ def test_overlay_builds_with_the_expected_objects(built, overlay):
             "NetworkPolicy",
             "Job",
             "PersistentVolumeClaim",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ClusterTrainingRuntime",
         }
     )
 
@@ -57,6 +63,8 @@ def test_overlay_builds_with_the_expected_objects(built, overlay):
 @pytest.mark.parametrize("k8s_version", K8S_VERSIONS)
 def test_builtin_kinds_validate_strict(built, overlay, k8s_version):
     for doc in built[overlay]:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
         try:
             kubernetes_validate.validate(doc, k8s_version, strict=True)
         except kubernetes_validate.ValidationError as err:
@@ -80,8 +88,10 @@ def test_everything_lives_in_the_kfp_namespace_and_is_labelled(built, overlay):
             assert "app.kubernetes.io/part-of" not in labels, f"{key} must survive `make undeploy`"
         else:
             assert PART_OF.items() <= labels.items(), f"{overlay}: {key} lacks the o3v label (undeploy misses it)"
-        if doc["kind"] not in {"Namespace", "PriorityClass"}:
+        if doc["kind"] not in CLUSTER_SCOPED:
             assert doc["metadata"]["namespace"] == _platform.NAMESPACE, f"{overlay}: {key} outside kubeflow"
+        else:
+            assert "namespace" not in doc["metadata"], f"{overlay}: cluster-scoped {key} must not name a namespace"
     for name, _spec in pod_specs(built[overlay]):
         template_labels = next(d for d in built[overlay] if d["metadata"]["name"] == name)["spec"]["template"]
         assert PART_OF.items() <= template_labels["metadata"]["labels"].items(), f"{name}: pods not selected"
