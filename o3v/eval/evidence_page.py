@@ -48,6 +48,12 @@ def _true_boxes(scene: Any, result: dict, time: float | None, near: list[dict]) 
     return [to_pixels(b, w, h) for b in boxes if b]
 
 
+def _caption(label: str, rows: list[dict]) -> str:
+    """`t=2.00s · IoU 0.81, 0.10`: the panel's time and the IoU of each box drawn on it (when the truth is known)."""
+    ious = [f"{r['iou']:.2f}" for r in rows if r.get("iou") is not None]
+    return f"{label} · IoU {', '.join(ious)}" if ious else label
+
+
 def pictures(media: str | Path, result: dict, scene: Any = None) -> tuple[list[tuple[str, Any]], Any]:
     """(label, PIL image) panels and a timeline image (None for a still) for an `o3v infer` result.
 
@@ -74,7 +80,7 @@ def pictures(media: str | Path, result: dict, scene: Any = None) -> tuple[list[t
         near = [r for r in rows if abs(float(r["time"]) - t) <= 0.5]
         gt = _true_boxes(scene, result, t, near) if scene else []
         label = f"t={t:.2f}s"
-        panels.append((label, draw_boxes(frame, gt, boxes_near(timed, t, 0.5), label)))
+        panels.append((_caption(label, near), draw_boxes(frame, gt, boxes_near(timed, t, 0.5), label)))
     truth = result.get("truth") or {}
     bar = timeline(
         duration,

@@ -29,7 +29,10 @@ def _pil(frame: Any):
 def draw_boxes(
     frame: Any, gt: Sequence[Sequence[float]], pred: Sequence[Sequence[float]], label: str = "", min_width: int = 240
 ) -> Any:
-    """A copy of `frame` (upscaled to at least `min_width` px wide) with GT boxes in green and predictions in red."""
+    """A copy of `frame` (upscaled to at least `min_width` px wide) with GT boxes in green and predictions in red.
+
+    Every box has a thin white halo; GT lines are thicker so a prediction that matches the truth still shows both.
+    """
     from PIL import ImageDraw
 
     img = _pil(frame)
@@ -37,12 +40,20 @@ def draw_boxes(
     if scale > 1:
         img = img.resize((round(img.width * scale), round(img.height * scale)))
     draw = ImageDraw.Draw(img)
-    for boxes, color in ((gt, GT_COLOR), (pred, PRED_COLOR)):
-        for box in boxes:
-            x1, y1, x2, y2 = (float(v) * scale for v in box)
-            if x2 < x1 or y2 < y1:
-                continue
-            draw.rectangle([x1, y1, x2, y2], outline=color, width=max(2, round(scale)))
+    line = max(2, round(scale))
+    # GT lines are 2 px wider (they grow inwards), so a prediction drawn exactly on the truth leaves a green rim;
+    # a white halo under every box keeps a red box visible on a red object.
+    layers = [(gt, GT_COLOR, line + 2), (pred, PRED_COLOR, line)]
+    for halo in (True, False):
+        for boxes, color, width in layers:
+            for box in boxes:
+                x1, y1, x2, y2 = (float(v) * scale for v in box)
+                if x2 < x1 or y2 < y1:
+                    continue
+                if halo:
+                    draw.rectangle([x1 - 1, y1 - 1, x2 + 1, y2 + 1], outline=(255, 255, 255), width=width + 2)
+                else:
+                    draw.rectangle([x1, y1, x2, y2], outline=color, width=width)
     if label:
         draw.rectangle([0, 0, img.width, 14], fill=(0, 0, 0))
         draw.text((3, 1), label, fill=(255, 255, 255))

@@ -206,3 +206,23 @@ def test_cli_infer_bad_args(synth_world, tmp_path, capsys, extra, message):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_infer_on_a_still_scores_the_answer_box(synth_world, tmp_path, monkeypatch):
+    from o3v.model import model_input_size
+
+    still = json.loads((synth_world / "world.json").read_text())["images"][0]
+    obj = still["objects"][0]
+    handle, replies = _fake_handle(monkeypatch)
+    size = model_input_size(handle.processor, still["width"], still["height"])
+    box = "[" + ",".join(repr(v) for v in to_pixels(obj["box"], *size)) + "]"
+    replies["completion"] = f"<think>there</think><answer><obj>{obj['name']}</obj><box>{box}</box></answer>"
+    page = tmp_path / "still.html"
+    out = infer.infer(
+        handle, synth_world / still["image"], f"Where is the {obj['name']}?", task="visual QA", html_out=page
+    )
+    assert out["duration"] is None and out["truth"]["kind"] == "image"
+    assert out["truth"]["answer_box_iou"] > 0.98 and out["truth"]["tiou"] is None
+    html = page.read_text()
+    shown = re.search(r"answer box IoU</th><td>([0-9.]+)<", html)
+    assert html.count("data:image/png;base64,") == 1 and shown and float(shown.group(1)) > 0.98
