@@ -62,3 +62,20 @@ def gcs_client() -> Iterator[object]:
             os.environ.pop("STORAGE_EMULATOR_HOST", None)
         else:
             os.environ["STORAGE_EMULATOR_HOST"] = old
+
+
+# Screenshots of every HTML artifact the browser tests load (a test output; build/ is gitignored).
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "test-outputs" / "html-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian chromium over CDP (tests/chromium_cdp.py), installed by scripts/install-chromium.sh when
+    missing; a clear failure when it cannot be, a skip only with O3V_SKIP_BROWSER_TESTS=1."""
+    from chromium_cdp import browser_or_skip
+
+    b = browser_or_skip()
+    try:
+        yield b
+    finally:
+        b.close()

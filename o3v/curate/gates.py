@@ -7,8 +7,9 @@ is <= the limit iff all its boxes are) while keeping one frame, one validation a
 
 GX is imported inside `validate` only (about 3 s, platform.md §5). Data Docs are built in a temporary
 folder (the ephemeral context's own `local_site` is left alone) and the validation page is copied to
-`<out_dir>/gate_<suite>.html`; `<out_dir>/gate_<suite>.json` holds the machine-readable result. Offline,
-the page renders without its CDN styles; its content is complete.
+`<out_dir>/gate_<suite>.html` as one self-contained file (o3v/curate/datadocs.py: GX's CDN styles, scripts
+and logo replaced, so it renders offline and in the Kubeflow UI's iframe); `<out_dir>/gate_<suite>.json`
+holds the machine-readable result.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from o3v.curate.config import GATE_SUITES, CurateConfig, GateConfig, load_config
+from o3v.curate.datadocs import self_contained_page
 from o3v.curate.dataset import open_dataset
 from o3v.curate.filter import MEDIA_META
 from o3v.geometry import area_fraction, box_problem, to_normalized
@@ -216,8 +217,8 @@ def _run_checkpoint(gx: Any, df: Any, suite: str, cfg: CurateConfig, out: Path) 
         res = cp.run(batch_parameters={"dataframe": df})
         pages = sorted(Path(tmp, "validations").rglob("*.html"))
         html = out / f"gate_{suite}.html"
-        if pages:
-            shutil.copyfile(pages[-1], html)
+        if pages:  # one file that renders offline (GX links its styles and scripts from CDNs)
+            html.write_text(self_contained_page(pages[-1]), encoding="utf-8")
         else:
             html = None
             log.warning("gate %s: GX wrote no validation page under %s", suite, tmp)

@@ -9,6 +9,7 @@ from curate_builders import clean_records, modified, spatial, temporal, write_da
 
 from o3v.cli import main
 from o3v.curate.gates import records_frame, validate
+from o3v.htmlpage import external_references
 
 
 def test_records_frame_aggregates_boxes_and_times(tmp_path):
@@ -38,6 +39,8 @@ def test_gate_passes_on_clean_data_and_fails_with_a_readable_summary(tmp_path):
     assert "max_box_area" in res.summary and "'big'" in res.summary
     assert "schema_ok" in res.summary and "line 6" in res.summary  # the truncated line, by position
     assert res.html_path.is_file() and "<html" in res.html_path.read_text().lower()
+    # one self-contained file: nothing fetched from a CDN or a sibling file (rendered in tests/test_html_artifacts.py)
+    assert external_references(res.html_path.read_text()) == [] and "<script" not in res.html_path.read_text()
     failed = {f["kwargs"]["column"] for f in res.failed if "column" in f["kwargs"]}
     assert {"max_box_area", "schema_ok"} <= failed
 
