@@ -1,7 +1,7 @@
 """Model components: the base checkpoint, SFT and GSPO (GPU image; resumable through `checkpoint_root`)."""
 
 from kfp import dsl
-from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from components._image import O3V_GPU_IMAGE
 
@@ -28,13 +28,15 @@ def train_sft(
     model: Output[Model],
     metrics: Output[Metrics],
     curves: Output[HTML],
+    mlpipeline_ui_metadata: Output[Artifact],
     gate: Input[Metrics] = None,
     world: Input[Dataset] = None,
 ):
     """SFT cold start on the curated records.
 
     `world` (the videos the records point to) is an input so a cluster pod downloads it next to the data;
-    `hardware` (accelerator type and count) is recorded in the model's provenance.
+    `hardware` (accelerator type and count) is recorded in the model's provenance. The model carries its
+    TensorBoard event files (`tensorboard/`); `mlpipeline_ui_metadata` opens them in the UI's TensorBoard viewer.
     """
     from o3v.artifacts.stages import train
 
@@ -51,6 +53,7 @@ def train_sft(
         hardware=hardware,
         checkpoint_root=checkpoint_root,
         extra_inputs={"gate": gate, "world": world},
+        ui_metadata=mlpipeline_ui_metadata,
     )
 
 
@@ -66,6 +69,7 @@ def train_gspo(
     model: Output[Model],
     metrics: Output[Metrics],
     curves: Output[HTML],
+    mlpipeline_ui_metadata: Output[Artifact],
     world: Input[Dataset] = None,
 ):
     """GSPO with the grounded rewards, starting from the SFT model."""
@@ -84,4 +88,5 @@ def train_gspo(
         hardware=hardware,
         checkpoint_root=checkpoint_root,
         extra_inputs={"world": world},
+        ui_metadata=mlpipeline_ui_metadata,
     )

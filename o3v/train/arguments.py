@@ -35,6 +35,10 @@ class O3VFields:
     on_missing_video: str = field(default="error", metadata={"help": "error | skip (skipped records -> rejects)"})
     max_records: int | None = field(default=None, metadata={"help": "use only the first N records (smoke runs)"})
     tasks: list[str] | None = field(default=None, metadata={"help": "train only on these task types (None: all six)"})
+    tensorboard: bool = field(
+        default=True,
+        metadata={"help": "TensorBoard event files in <model>/tensorboard while training, whatever report_to says"},
+    )
     lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 trains all weights"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})

@@ -19,7 +19,7 @@ from typing import Any
 
 from o3v.rewards import get_reward_funcs
 from o3v.train.data import gspo_row, lazy_dataset
-from o3v.train.runner import peft_config, prepare_run, progress_callback, train_and_finalize
+from o3v.train.runner import callbacks, peft_config, prepare_run, train_and_finalize
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def build_trainer(
         train_dataset=dataset,
         processing_class=processor,
         peft_config=peft_config(cfg),
-        callbacks=[progress_callback()],
+        callbacks=callbacks(cfg, prep.out),
     )
     log.info(
         "GSPO preset %s: group %d, beta %g, epsilon %g/%g, steps_per_generation %d, rewards %s, gate %s",

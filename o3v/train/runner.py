@@ -6,6 +6,8 @@ Output folder of a run (`out_dir`):
                                      trainer_state.json (step, log history); the data position follows from
                                      the step (the trainer skips the batches already seen)
     rejects.jsonl                    records skipped for missing media (empty when none)
+    tensorboard/                     TensorBoard event files, written at every logging step (live curves;
+                                     `tensorboard: false` turns them off)
     model.safetensors, config.json, processor/tokenizer files   the final model (LoRA merged in)
     config.resolved.yaml  metrics.json  train_log.jsonl  model_card.md  loss.png [reward.png]
 """
@@ -30,6 +32,7 @@ from o3v.train.data import FrameSettings, load_train_data, rejects_file
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
 
 
 class ResumeError(RuntimeError):
@@ -203,6 +206,33 @@ def progress_callback() -> Any:
             log.info("step %d/%d %s (%.2f s/step)", state.global_step, state.max_steps, shown, rate)
 
     return ProgressLog()
+
+
+def tensorboard_callback(cfg: Any, out_dir: str | Path) -> Any:
+    """transformers' TensorBoard callback writing to `<out_dir>/tensorboard`, or None when `cfg.tensorboard` is off.
+
+    o3v's own writer, independent of `report_to` (which adds other trackers, e.g. `mlflow`): the event files
+    land in the model folder, not under `checkpoints/runs`, so the model artifact carries them. A
+    `tensorboard` entry in `report_to` is taken out of it here (it would write a second copy to `checkpoints/`).
+    """
+    report = list(cfg.report_to or [])
+    if "tensorboard" in report:
+        cfg.report_to = [r for r in report if r != "tensorboard"] or ["none"]
+        if not cfg.tensorboard:
+            log.info("report_to names tensorboard: writing event files to %s", Path(out_dir) / TENSORBOARD)
+            cfg.tensorboard = True
+    if not cfg.tensorboard:
+        return None
+    from transformers.integrations import TensorBoardCallback
+
+    callback = TensorBoardCallback()
+    callback.logging_dir = str(Path(out_dir) / TENSORBOARD)  # read at on_train_begin (rank 0 only)
+    return callback
+
+
+def callbacks(cfg: Any, out_dir: str | Path) -> list[Any]:
+    """The trainer callbacks of every o3v run: the progress log line and the TensorBoard writer."""
+    return [cb for cb in (progress_callback(), tensorboard_callback(cfg, out_dir)) if cb is not None]
 
 
 # ----------------------------------------------------------------------------- final model folder

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from o3v.train.data import lazy_dataset, sft_row
-from o3v.train.runner import peft_config, prepare_run, progress_callback, train_and_finalize
+from o3v.train.runner import callbacks, peft_config, prepare_run, train_and_finalize
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def build_trainer(
         train_dataset=dataset,
         processing_class=processor,
         peft_config=peft_config(cfg),
-        callbacks=[progress_callback()],
+        callbacks=callbacks(cfg, prep.out),
     )
     if not trainer.completion_only_loss:  # a prompt-completion dataset turns it on; never train on the prompt
         raise RuntimeError("trl did not enable completion_only_loss for prompt-completion rows")

@@ -98,6 +98,24 @@ def test_training_mounts_the_checkpoint_volume(compiled: dict[str, Path]) -> Non
         assert pvc["mountPath"] == "/mnt/o3v-checkpoints" and pvc["constant"] == "o3v-checkpoints"
 
 
+def test_training_exposes_its_tensorboard_logs_to_the_ui(compiled: dict[str, Path]) -> None:
+    # the UI's TensorBoard viewer reads an output artifact named mlpipeline_ui_metadata (type "tensorboard")
+    spec, _ = _docs(compiled["o3v"])
+    for comp in ("comp-train-sft", "comp-train-gspo"):
+        outputs = spec["components"][comp]["outputDefinitions"]["artifacts"]
+        assert outputs["mlpipeline_ui_metadata"]["artifactType"]["schemaTitle"] == "system.Artifact"
+
+
+def test_tensorboard_ui_metadata_points_at_the_models_event_files() -> None:
+    from types import SimpleNamespace
+
+    from o3v.artifacts.stages.train import tensorboard_ui_metadata
+
+    model = SimpleNamespace(uri="gs://bucket/run/train-sft/model/")
+    source = "gs://bucket/run/train-sft/model/tensorboard"
+    assert tensorboard_ui_metadata(model) == {"outputs": [{"type": "tensorboard", "source": source}]}
+
+
 def _all_tasks(component: dict, components: dict) -> dict[str, dict]:
     """Every task in a DAG, nested condition/loop groups included."""
     out = {}

@@ -128,8 +128,13 @@ def train(
     hardware: dict[str, Any] | None = None,
     checkpoint_root: str = "",
     extra_inputs: dict[str, ArtifactLike | None] | None = None,
+    ui_metadata: ArtifactLike | None = None,
 ) -> dict[str, Any]:
-    """Run `o3v.train.<stage>.run` resumably and publish its model folder, metrics and curves."""
+    """Run `o3v.train.<stage>.run` resumably and publish its model folder, metrics and curves.
+
+    The model folder carries the run's TensorBoard event files (`tensorboard/`); `ui_metadata` (the KFP
+    output `mlpipeline_ui_metadata`) points the Kubeflow Pipelines UI's TensorBoard viewer at them.
+    """
     import importlib
 
     run = importlib.import_module(f"o3v.train.{stage}").run
@@ -162,7 +167,21 @@ def train(
         settings,
     )
     Path(curves.path).write_text(curves_html(stage, Path(model.path), result))
+    if (Path(model.path) / "tensorboard").is_dir():
+        model.metadata["tensorboard"] = tensorboard_uri(model)
+        if ui_metadata is not None:
+            Path(ui_metadata.path).write_text(json.dumps(tensorboard_ui_metadata(model)), encoding="utf-8")
     return result
+
+
+def tensorboard_uri(model: ArtifactLike) -> str:
+    """The log directory of a model artifact's TensorBoard event files (`<model uri>/tensorboard`)."""
+    return model.uri.rstrip("/") + "/tensorboard"
+
+
+def tensorboard_ui_metadata(model: ArtifactLike) -> dict[str, Any]:
+    """KFP UI metadata that opens the TensorBoard viewer on the model's event files (gs:// or a local path)."""
+    return {"outputs": [{"type": "tensorboard", "source": tensorboard_uri(model)}]}
 
 
 def curves_html(stage: str, model_dir: Path, metrics: dict[str, Any]) -> str:

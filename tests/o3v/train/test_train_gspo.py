@@ -50,6 +50,11 @@ def test_gspo_steps_run_the_vision_tower_under_grad_and_log_every_reward(train_d
     assert {"reward", "reward_std", "loss", "clip_ratio/region_mean", "think_temporal_point/sigma"} <= logged
     sigma = next(h["think_temporal_point/sigma"] for h in history if "think_temporal_point/sigma" in h)
     assert sigma == 4.0 * (1 - 1 / 2)  # ρ = (global_step + 1) / max_steps at the first rollout: (0 + 1) / 2
+    # live curves: the rewards and the loss as TensorBoard scalars in the run folder (the model artifact)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = EventAccumulator(str(tmp_path / "g" / "tensorboard")).Reload().Tags()["scalars"]
+    assert {"train/reward", "train/loss", "train/rewards/answer_accuracy/mean"} <= set(tags)
 
 
 def test_upstream_preset_runs_with_a_reference_model(train_data, tiny_model, tmp_path):

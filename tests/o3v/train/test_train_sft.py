@@ -37,6 +37,14 @@ def test_sft_steps_write_a_complete_model_folder(train_data, tiny_model, tmp_pat
     card = (out / "model_card.md").read_text()
     assert str(tiny_model) in card and "records_sha256" in card and "`learning_rate`" in card
     assert json.loads((out / "metrics.json").read_text())["global_step"] == 2
+    # live curves: TensorBoard event files in the model folder, one loss scalar per logging step
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
+    assert events.Scalars("train/loss")[0].value == pytest.approx(json.loads(
+        (out / "train_log.jsonl").read_text().splitlines()[0])["loss"])  # fmt: skip
+    assert not (out / "checkpoints" / "runs").exists()  # one writer: o3v's, in the model folder
 
     from o3v.model import load_model
 
