@@ -162,7 +162,11 @@ def _image_scene(entry: dict, where: str, world: str, split: str | None) -> Scen
 
 
 def scene_of(world: dict, world_path: str | Path, media: str | Path) -> Scene | None:
-    """The scene of `media` in a loaded world (matched by path under the world folder, else by unique file name)."""
+    """The scene of `media` in a loaded world, matched by its path under the world folder.
+
+    Not by file name alone: every world names its videos `videos/vid_000.mp4`, ..., so a name match could score
+    a video against another world's truth.
+    """
     root, target = Path(world_path).resolve().parent, Path(media).resolve()
     items = [("video", i, v, "video") for i, v in enumerate(world["videos"])]
     items += [("image", i, v, "image") for i, v in enumerate(world.get("images") or [])]
@@ -171,8 +175,6 @@ def scene_of(world: dict, world_path: str | Path, media: str | Path) -> Scene | 
         return root / str(_need(entry, kind, f"{world_path}: {kind}s[{i}]"))
 
     found = [it for it in items if path_of(it[0], it[1], it[2]).resolve() == target]
-    if not found:
-        found = [it for it in items if path_of(it[0], it[1], it[2]).name == target.name]
     if len(found) != 1:
         return None
     kind, i, entry, _ = found[0]

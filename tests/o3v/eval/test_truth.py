@@ -124,6 +124,11 @@ def test_world_lookup_errors(synth_world, tmp_path):
     assert scene_for(lone) is None  # no world.json next to or above it
     with pytest.raises(TruthError, match="holds no video or image 'clip.mp4'"):
         scene_for(lone, synth_world / "world.json")
+    same_name = tmp_path / "other" / "videos" / video.name  # another world's file with the same name
+    same_name.parent.mkdir(parents=True)
+    shutil.copy(video, same_name)
+    with pytest.raises(TruthError, match=f"holds no video or image '{video.name}'"):
+        scene_for(same_name, synth_world / "world.json")
     bad = tmp_path / "world.json"
     bad.write_text(json.dumps({"videos": [{"id": "x", "video": "lone/clip.mp4"}]}))
     with pytest.raises(TruthError, match=r"videos\[0\]: missing field 'objects'"):
