@@ -57,3 +57,7 @@ class GSPORunConfig(GRPOConfig, O3VFields):
     preset: str = field(default="gspo", metadata={"help": "gspo | upstream (see o3v.train.config)"})
     rewards: list[str] = field(default_factory=lambda: list(ALL_TERMS), metadata={"help": "reward registry keys"})
     gate: str = field(default="two-sided", metadata={"help": "think_spatial temporal gate: two-sided | upstream"})
+    rollouts: str = field(
+        default="hf",
+        metadata={"help": "rollout generator: hf (model.generate) | vllm_colocate | vllm_server (owns use_vllm)"},
+    )

@@ -17,6 +17,12 @@ GSPO presets (open-o3-video.md §8, ml-stack.md §7.1):
   the ratio is 1 and "GSPO" equals GRPO, §8.4).
 A recipe must not set a preset-owned field to a different value (the preset would silently win); a
 command-line override may, and is logged.
+
+Rollouts (`rollouts`, GSPO only) choose the generator through trl's own vLLM integration and own trl's
+`use_vllm` / `vllm_mode`: `hf` (`model.generate`, the CPU default), `vllm_colocate` (a vLLM engine inside every
+training process, sharing its GPU), `vllm_server` (a separate vLLM server, its own pod in the pipeline). Sampling
+settings are the same fields for all three (temperature, top_p, top_k, min_p, repetition_penalty,
+max_completion_length); `o3v.train.gspo.rollout_kwargs` hands each backend the same banned vision tokens.
 """
 
 from __future__ import annotations
@@ -61,6 +67,13 @@ GSPO_PRESETS: dict[str, dict[str, Any]] = {
         "temperature": 1.0,
         "top_p": 0.95,
     },
+}
+
+
+ROLLOUTS: dict[str, tuple[bool, str | None]] = {
+    "hf": (False, None),
+    "vllm_colocate": (True, "colocate"),
+    "vllm_server": (True, "server"),
 }
 
 
@@ -258,6 +271,24 @@ def _apply_preset(data: dict[str, Any], overrides: dict[str, Any], where: str) -
     return {**data, **fixed, "preset": preset}
 
 
+def _apply_rollouts(merged: dict[str, Any], where: str) -> dict[str, Any]:
+    """`rollouts` -> trl's `use_vllm` / `vllm_mode`; setting those two directly to something else is an error."""
+    mode = merged.get("rollouts", "hf")
+    if mode not in ROLLOUTS:
+        raise ConfigError(f"{where}: field 'rollouts' must be one of {list(ROLLOUTS)}, got {mode!r}")
+    use_vllm, vllm_mode = ROLLOUTS[mode]
+    for key, want in (("use_vllm", use_vllm), ("vllm_mode", vllm_mode)):
+        if key in merged and want is not None and merged[key] != want:
+            raise ConfigError(
+                f"{where}: field '{key}' = {merged[key]!r} contradicts rollouts {mode!r} ({key} = {want!r}); "
+                "choose the generator with 'rollouts' only"
+            )
+    out = {**merged, "rollouts": mode, "use_vllm": use_vllm}
+    if vllm_mode is not None:
+        out["vllm_mode"] = vllm_mode
+    return out
+
+
 def resolve_config(
     stage: str, config: str | os.PathLike | dict, overrides: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], str]:
@@ -293,6 +324,8 @@ def resolve_config(
     if stage == "gspo":
         data = _apply_preset(data, overrides, where)
     merged = {**data, **overrides}
+    if stage == "gspo":
+        merged = _apply_rollouts(merged, where)
     merged = {k: _coerce(k, v, fields[k].type, where) for k, v in merged.items()}
     if merged.get("deepspeed"):
         merged["deepspeed"] = deepspeed_path(merged["deepspeed"])

@@ -24,6 +24,7 @@ from o3v.train.runner import callbacks, peft_config, prepare_run, train_and_fina
 log = logging.getLogger(__name__)
 
 FORCED = {"remove_unused_columns": False}  # the lazy rows live behind a `row` column the trainer must keep
+VLLM_BAN_BIAS = -100.0  # logit bias of a banned token under vLLM (rollout_kwargs)
 
 
 def vision_token_ids(model: Any, processor: Any) -> list[int]:
@@ -40,6 +41,23 @@ def vision_token_ids(model: Any, processor: Any) -> list[int]:
     vocab = processor.tokenizer.get_vocab()
     ids |= {vocab.get(tok) for tok in ("<|vision_pad|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>")}
     return sorted(i for i in ids if isinstance(i, int))
+
+
+def rollout_kwargs(rollouts: str, banned: list[int]) -> dict[str, Any]:
+    """The generation kwargs that ban `banned` token ids, in the form each rollout backend takes.
+
+    trl passes `generation_kwargs` to `GenerationConfig` (HF `generate`) and to vLLM's `SamplingParams` (colocate)
+    or the server's request body (server). HF gets `suppress_tokens` (logit -inf); vLLM has no such field and gets
+    `logit_bias` of -100 per id (e^-100 relative odds: never sampled; -100 is also the OpenAI-compatible floor, and
+    unlike -inf it survives the JSON of server mode). Every other sampling setting is a trl config field that trl
+    hands to each backend itself (tests/o3v/train/test_rollouts.py compares what each backend receives).
+
+    >>> rollout_kwargs("hf", [7, 9]), rollout_kwargs("vllm_server", [7, 9])
+    ({'suppress_tokens': [7, 9]}, {'logit_bias': {7: -100.0, 9: -100.0}})
+    """
+    if rollouts == "hf":
+        return {"suppress_tokens": list(banned)}
+    return {"logit_bias": {int(t): VLLM_BAN_BIAS for t in banned}}
 
 
 def build_trainer(
@@ -64,11 +82,8 @@ def build_trainer(
     processor.tokenizer.padding_side = "left"
     dataset = lazy_dataset(prep.data.records, functools.partial(gspo_row, processor=processor, frames=prep.frames))
     rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate)
-    if not cfg.use_vllm:
-        cfg.generation_kwargs = {
-            **(cfg.generation_kwargs or {}),
-            "suppress_tokens": vision_token_ids(model, processor),
-        }
+    banned = rollout_kwargs(cfg.rollouts, vision_token_ids(model, processor))
+    cfg.generation_kwargs = {**(cfg.generation_kwargs or {}), **banned}
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=rewards,
@@ -79,7 +94,7 @@ def build_trainer(
         callbacks=callbacks(cfg, prep.out),
     )
     log.info(
-        "GSPO preset %s: group %d, beta %g, epsilon %g/%g, steps_per_generation %d, rewards %s, gate %s",
+        "GSPO preset %s: group %d, beta %g, epsilon %g/%g, steps_per_generation %d, rewards %s, gate %s, rollouts %s",
         cfg.preset,
         cfg.num_generations,
         cfg.beta,
@@ -88,6 +103,7 @@ def build_trainer(
         cfg.steps_per_generation,
         cfg.rewards,
         cfg.gate,
+        cfg.rollouts,
     )
     return trainer, prep.context(config, overrides)
 
