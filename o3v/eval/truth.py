@@ -12,7 +12,7 @@ Scoring an answer (all boxes in the same space: original-video pixels, as `o3v i
 - `tiou`: `o3v.geometry.temporal_iou` of the answer span and that object's visible span;
 - per evidence box: `o3v.geometry.box_iou` against the true box, at the frame shown at the claim's time
   (index `round(t * fps)`, `o3v.video.times_to_indices`), of the object the claim names (else the question's);
-  a box claimed while the object is off screen scores 0;
+  a box claimed while the object is off screen, or at a time outside the video, scores 0;
 - `answer_box_iou` (visual-QA answers on a still): the first answer box against the object's box on the still.
   An answer box on a video has no time, so it is not scored.
 """
@@ -56,19 +56,22 @@ class Scene:
     def names(self) -> list[str]:
         return list(self.boxes)
 
-    def frame_at(self, time: float | None) -> int:
-        """Index of the frame shown at `time` (0 for a still)."""
+    def frame_at(self, time: float | None) -> int | None:
+        """Index of the frame shown at `time` (0 for a still); None for a time outside the video."""
         if self.kind == "image" or time is None or self.fps is None:
             return 0
+        if not 0.0 <= float(time) <= (self.duration or 0.0):
+            return None
         from o3v.video import times_to_indices
 
         n = len(next(iter(self.boxes.values()), [None]))
-        return int(times_to_indices([max(0.0, float(time))], self.fps, max(1, n))[0])
+        return int(times_to_indices([float(time)], self.fps, max(1, n))[0])
 
     def box_at(self, name: str, time: float | None) -> list[float] | None:
-        """Normalized box of `name` at `time`, None when it is not on screen."""
+        """Normalized box of `name` at `time`, None when it is not on screen (or the time is outside the video)."""
         per_frame = self.boxes.get(name) or [None]
-        return per_frame[min(self.frame_at(time), len(per_frame) - 1)]
+        frame = self.frame_at(time)
+        return None if frame is None else per_frame[min(frame, len(per_frame) - 1)]
 
 
 def _words(text: str) -> list[str]:

@@ -50,12 +50,13 @@ def _scene() -> Scene:
 
 
 def test_score_by_hand():
-    # fps 2: t=0.5 -> frame 1, t=1.0 -> frame 2, t=1.75 -> frame 4 -> clamped to 3 (off screen)
+    # fps 2: t=0.5 -> frame 1, t=1.0 -> frame 2, t=1.75 -> frame 4 -> clamped to 3 (off screen), t=2.5 -> outside
     text = render_completion(
         render_claim(Claim("red square", ((0, 0, 100, 50),), 0.5))
         + render_claim(Claim("square", ((100, 100, 200, 200),), 1.0))
         + render_claim(Claim("blue star", ((0, 0, 100, 100),), 1.0))
-        + render_claim(Claim("red square", ((0, 0, 10, 10),), 1.75)),
+        + render_claim(Claim("red square", ((0, 0, 10, 10),), 1.75))
+        + render_claim(Claim("blue star", ((0, 0, 200, 200),), 2.5)),  # after the end (2 s)
         render_span(0.5, 1.0),
     )
     got = read_completion(text, (200, 200), (200, 200))
@@ -63,11 +64,12 @@ def test_score_by_hand():
     t = score(_scene(), question, got["span"], got["evidence"], got["answer_boxes"], (200, 200))
     assert t["object"] == "red square" and t["span"] == [0.5, 1.5]
     assert t["tiou"] == pytest.approx(0.5)
-    assert [r["frame"] for r in t["evidence"]] == [1, 2, 2, 3]
-    assert [r["truth_object"] for r in t["evidence"]] == ["red square", "red square", "blue star", "red square"]
-    assert [r["iou"] for r in t["evidence"]] == pytest.approx([0.5, 1.0, 0.25, 0.0])
+    assert [r["frame"] for r in t["evidence"]] == [1, 2, 2, 3, None]
+    names = ["red square", "red square", "blue star", "red square", "blue star"]
+    assert [r["truth_object"] for r in t["evidence"]] == names
+    assert [r["iou"] for r in t["evidence"]] == pytest.approx([0.5, 1.0, 0.25, 0.0, 0.0])
     assert t["evidence"][1]["true_box"] == [100.0, 100.0, 200.0, 200.0] and t["evidence"][3]["true_box"] is None
-    assert t["mean_evidence_iou"] == pytest.approx(1.75 / 4)
+    assert t["mean_evidence_iou"] == pytest.approx(1.75 / 5)
     assert t["answer_box_iou"] is None  # an answer box on a video has no time
 
 
