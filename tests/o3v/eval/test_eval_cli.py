@@ -194,7 +194,8 @@ def test_infer_returns_answer_evidence_confidence_and_an_image(synth_world, tiny
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and png.is_file() and png.stat().st_size > 0
     assert set(out) >= {"answer", "evidence", "confidence", "raw", "video_size", "input_size"}
-    assert out["video_size"] == [160, 120] and 0.0 <= out["confidence"] <= 1.0
+    world = json.loads((synth_world / "world.json").read_text())["videos"][0]
+    assert out["video_size"] == [world["width"], world["height"]] and 0.0 <= out["confidence"] <= 1.0
 
 
 def test_infer_converts_evidence_to_original_pixels_and_rates_it(synth_world, tmp_path, monkeypatch):
@@ -202,11 +203,15 @@ def test_infer_converts_evidence_to_original_pixels_and_rates_it(synth_world, tm
 
     from o3v.eval import runner
     from o3v.eval.infer import infer
+    from o3v.model import model_input_size
 
     ip = SimpleNamespace(patch_size=14, merge_size=2, size={"shortest_edge": 3136, "longest_edge": 12544})
-    handle = runner.ModelHandle(None, SimpleNamespace(image_processor=ip), "fake")  # 160x120 -> 112x84 input
+    handle = runner.ModelHandle(None, SimpleNamespace(image_processor=ip), "fake")
+    world = json.loads((synth_world / "world.json").read_text())["videos"][0]
+    w, h = world["width"], world["height"]
+    iw, ih = model_input_size(handle.processor, w, h)  # e.g. 160x120 -> 112x84
     completion = (
-        "<think><obj>red star</obj><box>[28,21,56,42]</box>at<t>2.5</t>s</think>\n"
+        f"<think><obj>red star</obj><box>[{iw / 4},{ih / 4},{iw / 2},{ih / 2}]</box>at<t>2.5</t>s</think>\n"
         "<answer>From <t>2.5</t>s to <t>7</t>s</answer>"
     )
     seen = []
@@ -223,8 +228,8 @@ def test_infer_converts_evidence_to_original_pixels_and_rates_it(synth_world, tm
         task="temporal QA",
         image_out=tmp_path / "a.png",
     )
-    assert out["input_size"] == [112, 84] and out["span"] == [2.5, 7.0]
-    assert out["evidence"] == [{"object": "red star", "time": 2.5, "box": [40.0, 30.0, 80.0, 60.0]}]
+    assert out["input_size"] == [iw, ih] and iw % 28 == 0 and ih % 28 == 0 and out["span"] == [2.5, 7.0]
+    assert out["evidence"] == [{"object": "red star", "time": 2.5, "box": [w / 4, h / 4, w / 2, h / 2]}]
     assert out["confidence"] == 0.6 and out["rating_reply"] == "1" and seen[1] == 1  # one crop rated
     assert (tmp_path / "a.png").is_file()
 
