@@ -3,8 +3,8 @@
 `pictures` draws (with `o3v.eval.render`, the report gallery's drawing code): the frames at the claimed times, or
 the frames the model saw when it claimed nothing in the video, with the predicted boxes (red) and, when a
 synthetic world knows the video, the true boxes at that frame (green); and a timeline of the predicted answer span
-against the true visible span. `render_page` embeds them as PNG data URIs in a self-contained page (inline CSS, no
-scripts, fonts or external requests), so it renders offline.
+against the true visible span. `render_page` embeds them as PNG data URIs in a self-contained page
+(`o3v.htmlpage.document`: inline CSS, no scripts, fonts or external requests), so it renders offline.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from o3v import htmlpage
 from o3v.eval.render import (
     GT_COLOR,
     PRED_COLOR,
@@ -153,10 +154,9 @@ def render_page(result: dict, panels: list[tuple[str, Any]], bar: Any = None) ->
         f"<h3>Timeline</h3><img src='{png_data_uri(bar)}' alt='answer span against the true span'>" if bar else ""
     )
     answer = result.get("answer")
-    return "\n".join(
+    body = "\n".join(
         [
-            "<!doctype html><html><head><meta charset='utf-8'><title>o3v infer</title>",
-            f"<style>{CSS}</style></head><body><h1>o3v infer</h1>",
+            "<h1>o3v infer</h1>",
             f"<div class=muted>{e(str(result['video']))} · task {e(str(result['task']))} · video "
             f"{result['video_size'][0]}x{result['video_size'][1]} px, boxes in original-video pixels</div>",
             "<table>",
@@ -174,9 +174,9 @@ def render_page(result: dict, panels: list[tuple[str, Any]], bar: Any = None) ->
             f"<div class=panels>{figures}</div>",
             timeline_html,
             f"<h3>Raw completion</h3><pre>{e(str(result.get('raw', '')))}</pre>",
-            "</body></html>",
         ]
     )
+    return htmlpage.document("o3v infer", body, css=CSS)
 
 
 def write_page(media: str | Path, result: dict, out: str | Path, scene: Any = None) -> Path:

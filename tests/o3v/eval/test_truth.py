@@ -15,9 +15,9 @@ from o3v.eval.render import GT_COLOR, PRED_COLOR
 from o3v.eval.truth import Scene, TruthError, named_object, scene_for, score
 from o3v.geometry import to_pixels
 from o3v.grounded import Claim, render_claim, render_completion, render_span
+from o3v.htmlpage import external_references
 
 NAMES = ["red square", "blue star", "green circle"]
-EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*['"]?\s*(?:https?:)?//|url\(|<script|<link|@import""", re.I)
 
 
 @pytest.mark.parametrize("module", [truth, evidence_page, infer])
@@ -180,7 +180,7 @@ def test_infer_scores_and_draws_a_perfect_answer(synth_world, tmp_path, monkeypa
     assert GT_COLOR in colours and PRED_COLOR in colours  # true and predicted boxes both drawn
     html = page.read_text()
     assert html.count("<img src='data:image/png;base64,") == len(t["evidence"]) + 1  # panels + timeline
-    assert "tIoU of the answer span</th><td>1.000" in html and not EXTERNAL.search(html)
+    assert "tIoU of the answer span</th><td>1.000" in html and not external_references(html)
 
 
 def test_cli_infer_tiny_model_json_and_html(synth_world, tiny_model, tmp_path, capsys):
@@ -195,7 +195,7 @@ def test_cli_infer_tiny_model_json_and_html(synth_world, tiny_model, tmp_path, c
     assert out["truth"]["object"] == obj["name"] and out["truth"]["span"] == obj["span"]
     assert set(out["truth"]) >= {"tiou", "evidence", "mean_evidence_iou", "answer_box_iou", "split"}
     html = page.read_text()
-    assert "<img src='data:image/png;base64," in html and not EXTERNAL.search(html)
+    assert "<img src='data:image/png;base64," in html and not external_references(html)
     assert not re.search(r"https?://", html.split("<h3>Raw completion</h3>")[0])
 
 
@@ -233,3 +233,20 @@ def test_infer_on_a_still_scores_the_answer_box(synth_world, tmp_path, monkeypat
     html = page.read_text()
     shown = re.search(r"answer box IoU</th><td>([0-9.]+)<", html)
     assert html.count("data:image/png;base64,") == 1 and shown and float(shown.group(1)) > 0.98
+
+
+def test_infer_page_renders_offline_in_chromium(browser, synth_world, tmp_path, monkeypatch):
+    from chromium_cdp import SCREENSHOTS, assert_renders_offline
+
+    from o3v.model import model_input_size
+
+    entry = _heldout(synth_world)
+    obj = entry["objects"][0]
+    handle, replies = _fake_handle(monkeypatch)
+    size = model_input_size(handle.processor, entry["width"], entry["height"])
+    replies["completion"], _ = _perfect_completion(entry, obj, size)
+    page = tmp_path / "infer.html"
+    out = infer.infer(handle, synth_world / entry["video"], f"When is the {obj['name']} visible?", html_out=page)
+    report = browser.open(page, screenshot=SCREENSHOTS / "fast" / "infer.png")
+    assert_renders_offline(report)
+    assert len(report.images) == len(out["evidence"]) + 1 and obj["name"] in report.text
