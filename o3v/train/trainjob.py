@@ -46,6 +46,8 @@ NAMESPACE = "kubeflow"
 GPU = "nvidia.com/gpu"
 LABELS = {"app.kubernetes.io/part-of": "o3v"}
 BACKENDS = ("kubernetes", "local")
+LAUNCHERS = ("auto", "pod", "trainjob", "local-trainjob")
+ROOT_DIR = "trainjob-checkpoints"  # gs://<bucket>/<ROOT_DIR>/<stage>/<key>: the training folder every node sees
 GCS_FUSE_ROOT = "/gcs"  # where KFP v2 and the runtime's Cloud Storage FUSE volume put gs://<bucket>/...
 
 
@@ -189,10 +191,14 @@ def local_client() -> Any:
     return TrainerClient(backend_config=LocalProcessBackendConfig(cleanup_venv=True))
 
 
-def _local_runtime(client: Any) -> Any:
+def _local_runtime_name() -> str:
     from kubeflow.trainer.constants.constants import DEFAULT_TRAINING_RUNTIME
 
-    runtime = client.get_runtime(DEFAULT_TRAINING_RUNTIME)
+    return DEFAULT_TRAINING_RUNTIME
+
+
+def _local_runtime(client: Any) -> Any:
+    runtime = client.get_runtime(_local_runtime_name())
     return dataclasses.replace(runtime, trainer=dataclasses.replace(runtime.trainer, framework="python"))
 
 
@@ -238,6 +244,9 @@ def failure_reason(client: Any, name: str, tail: list[str]) -> str:
                     parts.append(f"{cond.get('reason')}: {cond.get('message')}")
         except Exception as exc:  # noqa: BLE001 - the reason is best effort; the failure itself is certain
             parts.append(f"(could not read the TrainJob's conditions: {exc})")
+    errors = [line.strip() for line in tail if "error:" in line.lower()][:3]  # `o3v sft: error: ...` comes first
+    if errors:
+        parts.append("errors: " + " | ".join(errors))
     if tail:
         parts.append("last log lines:\n" + "\n".join(tail[-20:]))
     return "; ".join(parts) or "no reason reported"
@@ -290,7 +299,8 @@ def run_trainjob(
              launch.num_nodes, launch.gpus_per_node, launch.runtime)  # fmt: skip
     follow(client, name, sink=lambda line: _echo(f"[{name}] {line}"), poll_s=poll_s)
     metrics = _read_metrics(launch.out_dir)
-    metrics["trainjob"] = {"name": name, "backend": backend, "runtime": launch.runtime,
+    runtime = launch.runtime if backend == "kubernetes" else f"{_local_runtime_name()} (local process)"
+    metrics["trainjob"] = {"name": name, "backend": backend, "runtime": runtime,
                            "num_nodes": launch.num_nodes, "gpus_per_node": launch.gpus_per_node}  # fmt: skip
     return metrics
 
@@ -315,3 +325,88 @@ def _read_metrics(out_dir: str) -> dict[str, Any]:
     if not path.is_file():
         raise TrainJobError(f"the TrainJob completed but wrote no {path}")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------- the pipeline stage's side
+
+
+def backend_for(num_nodes: int, launcher: str = "auto") -> str | None:
+    """None to train in this pod, else the TrainerClient backend: `auto` submits a TrainJob for num_nodes > 1.
+
+    >>> backend_for(1), backend_for(2), backend_for(1, "local-trainjob")
+    (None, 'kubernetes', 'local')
+    """
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"launcher must be one of {LAUNCHERS}, got {launcher!r}")
+    if num_nodes < 1:
+        raise ValueError(f"num_nodes must be >= 1, got {num_nodes}")
+    if launcher == "pod" and num_nodes > 1:
+        raise ValueError(f"launcher 'pod' trains on one node; num_nodes={num_nodes} needs a TrainJob")
+    if launcher == "local-trainjob":
+        if num_nodes > 1:
+            raise ValueError(f"launcher 'local-trainjob' runs one node, got num_nodes={num_nodes}")
+        return "local"
+    return "kubernetes" if launcher == "trainjob" or (launcher == "auto" and num_nodes > 1) else None
+
+
+def training_root(dataset_uri: str, checkpoint_root: str) -> str:
+    """Where a TrainJob trains: `gs://<bucket>/trainjob-checkpoints` when the data is in a bucket (every node mounts
+    it; the single pod's checkpoint volume is ReadWriteOnce), else `checkpoint_root` (local runs).
+
+    >>> training_root("gs://bkt/pipeline-root/run/kept", "/mnt/o3v-checkpoints")
+    'gs://bkt/trainjob-checkpoints'
+    """
+    if dataset_uri.startswith("gs://"):
+        return f"gs://{dataset_uri[len('gs://') :].split('/', 1)[0]}/{ROOT_DIR}"
+    if not checkpoint_root:
+        raise ValueError("a TrainJob needs a training folder every node can reach: pass checkpoint_root")
+    return checkpoint_root
+
+
+def has_checkpoints(work: str) -> bool:
+    """A previous attempt left checkpoints in `work` (then the job resumes from them)."""
+    if work.startswith("gs://"):
+        from o3v.artifacts.backends import open_backend
+
+        return bool(open_backend(work).list("checkpoints/"))
+    folder = Path(work) / "checkpoints"
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def fetch_model(work: str, dest: str | Path) -> None:
+    """Copy the finished model folder (everything but `checkpoints/`) from `work` into `dest`."""
+    dest = Path(dest)
+    if not work.startswith("gs://"):
+        import shutil
+
+        shutil.copytree(work, dest, ignore=shutil.ignore_patterns("checkpoints"), dirs_exist_ok=True)
+        return
+    from o3v.artifacts.backends import open_backend
+
+    backend = open_backend(work)
+    for key in backend.list(""):
+        if key.startswith("checkpoints/"):
+            continue
+        (dest / key).parent.mkdir(parents=True, exist_ok=True)
+        backend.download(key, dest / key)
+
+
+def pod_record(gpus_per_node: int) -> dict[str, Any]:
+    """How a model was trained, for provenance: one pod (the same keys as `train_stage`'s record)."""
+    return {"launcher": "pod", "backend": None, "num_nodes": 1, "gpus_per_node": gpus_per_node, "runtime": None,
+            "trainjob": None}  # fmt: skip
+
+
+def train_stage(
+    launch: Launch, backend: str, dest: str | Path, *, client: Any = None, poll_s: float = 5.0
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The TrainJob counterpart of `o3v.train.<stage>.run` for a pipeline step: run `launch` (resuming when its
+    folder holds checkpoints), copy the model into `dest`. Returns (metrics.json, launch record, resumed)."""
+    launch = dataclasses.replace(launch, resume=has_checkpoints(launch.out_dir))
+    log.info("%s: TrainJob trains in %s (%s)", launch.stage, launch.out_dir, "resuming" if launch.resume else "fresh")
+    result = run_trainjob(launch, backend, client=client, poll_s=poll_s)
+    job = result.pop("trainjob")
+    fetch_model(launch.out_dir, dest)
+    record = {"launcher": "trainjob", **{k: job[k] for k in ("backend", "num_nodes", "gpus_per_node", "runtime")},
+              "trainjob": job["name"]}  # fmt: skip
+    return result, record, launch.resume

@@ -129,17 +129,36 @@ def train(
     checkpoint_root: str = "",
     extra_inputs: dict[str, ArtifactLike | None] | None = None,
     ui_metadata: ArtifactLike | None = None,
+    num_nodes: int = 1,
+    launcher: str = "auto",
 ) -> dict[str, Any]:
     """Run `o3v.train.<stage>.run` resumably and publish its model folder, metrics and curves.
 
     The model folder carries the run's TensorBoard event files (`tensorboard/`); `ui_metadata` (the KFP
     output `mlpipeline_ui_metadata`) points the Kubeflow Pipelines UI's TensorBoard viewer at them.
+    With `num_nodes` > 1 (or `launcher` "trainjob" / "local-trainjob") the same entry point runs as a Kubeflow
+    Trainer TrainJob (o3v.train.trainjob) and this step follows it; outputs and provenance are the same.
     """
     import importlib
+
+    from o3v.train import trainjob
 
     run = importlib.import_module(f"o3v.train.{stage}").run
     overrides = train_overrides(overrides, knobs)
     inputs = {"dataset": dataset, "base_model": start}
+    backend = trainjob.backend_for(num_nodes, launcher)
+    gpus = int(typed_knobs(hardware).get("accelerator_count", 0) or 0)
+    t0 = time.perf_counter()
+    if backend is not None:
+        root = trainjob.training_root(dataset.uri, checkpoint_root).rstrip("/")
+        work = f"{root}/{work_dir('', stage, inputs, config, overrides).as_posix()}"
+        job = trainjob.Launch(stage, dataset.path, work, config, overrides, model_source(start), num_nodes=num_nodes,
+                              gpus_per_node=gpus)  # fmt: skip
+        result, launch, resume = trainjob.train_stage(job, backend, model.path)
+        settings = {"config": config, "overrides": overrides, "resumed": resume, "hardware": typed_knobs(hardware),
+                    "launch": launch}  # fmt: skip
+        return _publish(stage, result, model, metrics, curves, ui_metadata, inputs, extra_inputs, settings, t0)
+    launch = trainjob.pod_record(gpus)
     scratch = None
     if checkpoint_root:
         work = work_dir(checkpoint_root, stage, inputs, config, overrides)
@@ -156,7 +175,24 @@ def train(
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    settings = {"config": config, "overrides": overrides, "resumed": resume, "hardware": typed_knobs(hardware)}
+    settings = {"config": config, "overrides": overrides, "resumed": resume, "hardware": typed_knobs(hardware),
+                "launch": launch}  # fmt: skip
+    return _publish(stage, result, model, metrics, curves, ui_metadata, inputs, extra_inputs, settings, t0)
+
+
+def _publish(
+    stage: str,
+    result: dict[str, Any],
+    model: ArtifactLike,
+    metrics: MetricsLike,
+    curves: ArtifactLike,
+    ui_metadata: ArtifactLike | None,
+    inputs: dict[str, ArtifactLike],
+    extra_inputs: dict[str, ArtifactLike | None] | None,
+    settings: dict[str, Any],
+    t0: float,
+) -> dict[str, Any]:
+    """Provenance, metrics, curves and the TensorBoard link of a trained model folder (pod or TrainJob)."""
     summary = {k: v for k, v in result.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     finish(model, stage, {**inputs, **(extra_inputs or {})}, settings, summary, time.perf_counter() - t0)
     write_metrics(
