@@ -53,6 +53,7 @@ class ChatResult:
     request_sha: str
     cached: bool
     attempts: int
+    reasoning: str | None = None  # a `reasoning_content` / `reasoning` field the server split off the text
 
 
 def jpeg_data_url(frame: Any, quality: int = 85) -> str:
@@ -69,6 +70,16 @@ def request_sha(url: str, body: dict[str, Any]) -> str:
     """sha256 of the canonical request: the cache key (the key file name under the cache folder)."""
     canonical = json.dumps({"url": url, "body": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def message_reasoning(body: Any) -> str | None:
+    """`choices[0].message.reasoning_content` (or vLLM's `reasoning`) when the server split the thinking off."""
+    try:
+        message = body["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    value = message.get("reasoning_content") or message.get("reasoning")
+    return value if isinstance(value, str) and value else None
 
 
 def message_text(body: Any) -> str:
@@ -104,7 +115,7 @@ class _Counter:
 class ChatClient:
     """`chat.completions.create` through the `openai` client, with o3v's cache and errors (module docstring)."""
 
-    def __init__(self, cfg: OpenAIConfig, cache_dir: Path):
+    def __init__(self, cfg: OpenAIConfig, cache_dir: Path | None):
         if not cfg.base_url or not cfg.model:
             raise ConfigError("config keys 'openai.base_url' and 'openai.model' must be set for the openai backend")
         import httpx2
@@ -112,7 +123,7 @@ class ChatClient:
 
         self.cfg = cfg
         self.url = cfg.base_url.rstrip("/") + "/chat/completions"
-        self.cache_dir = Path(cache_dir) / "openai"
+        self.cache_dir = Path(cache_dir) / "openai" if cache_dir is not None else None  # None: no response cache
         key = None
         if cfg.api_key_env:
             key = os.environ.get(cfg.api_key_env)
@@ -141,7 +152,9 @@ class ChatClient:
         """HTTP requests actually sent (retries included, cache hits excluded)."""
         return self._sent.total
 
-    def body(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    def body(self, messages: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
+        """The request body: the config's model, temperature, max_tokens (and JSON mode); `params` override them
+        or add sampling fields (`top_p`, `seed`)."""
         body: dict[str, Any] = {
             "model": self.cfg.model,
             "messages": messages,
@@ -150,18 +163,24 @@ class ChatClient:
         }
         if self.cfg.json_mode:
             body["response_format"] = {"type": "json_object"}
+        body.update({k: v for k, v in params.items() if v is not None})
         return body
 
     def _cache_path(self, sha: str) -> Path:
+        assert self.cache_dir is not None
         return self.cache_dir / sha[:2] / f"{sha}.json"
 
-    def complete(self, messages: list[dict[str, Any]]) -> ChatResult:
-        """Response text for `messages`, from the cache or the endpoint; raises `ChatError` when it gives up."""
-        body = self.body(messages)
+    def complete(self, messages: list[dict[str, Any]], **params: Any) -> ChatResult:
+        """Response text for `messages`, from the cache or the endpoint; raises `ChatError` when it gives up.
+
+        `params` override body fields for this request (`max_tokens`, `temperature`, `top_p`, `seed`).
+        """
+        body = self.body(messages, **params)
         sha = request_sha(self.url, body)
-        path = self._cache_path(sha)
-        if path.is_file():
-            return ChatResult(message_text(json.loads(path.read_text(encoding="utf-8"))["response"]), sha, True, 0)
+        path = self._cache_path(sha) if self.cache_dir is not None else None
+        if path is not None and path.is_file():
+            payload = json.loads(path.read_text(encoding="utf-8"))["response"]
+            return ChatResult(message_text(payload), sha, True, 0, message_reasoning(payload))
         start = self._sent.mine()
         last = ""
         for _ in range(self.cfg.max_retries + 1):
@@ -173,8 +192,9 @@ class ChatClient:
                 log.warning("%s: %s; sending it again", self.url, last)
                 continue
             text = message_text(payload)
-            self._store(path, sha, payload)
-            return ChatResult(text, sha, False, self._sent.mine() - start)
+            if path is not None:
+                self._store(path, sha, payload)
+            return ChatResult(text, sha, False, self._sent.mine() - start, message_reasoning(payload))
         sent = self._sent.mine() - start
         raise ChatError("teacher_unavailable", f"{self.url}: gave up after {sent} attempts: {last}", attempts=sent)
 

@@ -86,7 +86,23 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    handle = load_handle(args.model, cfg)
+    if args.backend == "openai":
+        if not args.base_url:
+            print("error: --backend openai needs --base-url (the server's OpenAI-compatible /v1 URL)", file=sys.stderr)
+            return 2
+        from o3v.eval.runner import ModelHandle
+        from o3v.eval.served import load_served
+
+        served, processor = load_served(
+            args.base_url, args.model, processor=args.processor, api_key_env=args.api_key_env,
+            concurrency=cfg.batch_size,
+        )  # fmt: skip
+        handle = ModelHandle(served, processor, served.name)
+    else:
+        if args.base_url or args.processor:
+            print("error: --base-url and --processor apply to --backend openai only", file=sys.stderr)
+            return 2
+        handle = load_handle(args.model, cfg)
     cache = FrameCache(cfg.frame_cache_bytes, cfg.frame_cache_dir)  # shared: frames decoded once across benchmarks
     dirs = []
     for name, ann in zip(args.benchmark, args.annotations):
@@ -192,7 +208,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Batched generation, resumable predictions.jsonl, metrics.json with constant "
         "baselines; frames decoded once and shared across the benchmarks of one run.",
     )
-    p.add_argument("--model", required=True, help="model folder or hub id")
+    p.add_argument("--model", required=True, help="model folder or hub id (--backend openai: the served model name)")
+    p.add_argument(
+        "--backend",
+        choices=("transformers", "openai"),
+        default="transformers",
+        help="transformers: load the model in this process; openai: query a served model (vLLM, SGLang, "
+        "transformers serve) at --base-url",
+    )
+    p.add_argument("--base-url", help="--backend openai: the server's OpenAI-compatible URL, e.g. http://host:8000/v1")
+    p.add_argument(
+        "--processor",
+        help="--backend openai: the model's folder or hub id for its processor (default: --model); the eval "
+        "config's min_pixels/max_pixels must be the server's",
+    )
+    p.add_argument(
+        "--api-key-env",
+        help="--backend openai: environment variable holding the API key (default: none, keyless endpoint)",
+    )
     p.add_argument("--benchmark", required=True, nargs="+", choices=BENCHMARKS)
     p.add_argument("--annotations", required=True, nargs="+", help="one annotation file per --benchmark")
     p.add_argument("--media-root", help="folder holding the videos/images (default: next to the annotations)")

@@ -47,7 +47,10 @@ class ModelHandle:
 
 
 def load_handle(model: str | Path | tuple | ModelHandle, cfg: EvalConfig) -> ModelHandle:
-    """Load `model` (a folder or hub id) through `o3v.model.load_model`, or wrap an already loaded pair."""
+    """Load `model` (a folder or hub id) through `o3v.model.load_model`, or wrap an already loaded pair.
+
+    A handle whose `model` is an `o3v.eval.served.ServedModel` generates over HTTP (`--backend openai`).
+    """
     if isinstance(model, ModelHandle):
         return model
     if isinstance(model, tuple):
@@ -116,6 +119,11 @@ def _images(job: Job, query: Any) -> list:
 def generate_texts(
     handle: ModelHandle, convs: list, images: list, max_new_tokens: int, cfg: EvalConfig, **kwargs: Any
 ) -> list[str]:
+    """Completions from the in-process model, or over HTTP when the handle holds a served model (`o3v.eval.served`)."""
+    from o3v.eval.served import ServedModel
+
+    if isinstance(handle.model, ServedModel):
+        return handle.model.generate(convs, images, max_new_tokens=max_new_tokens, **kwargs)
     from o3v.model import generate
 
     return generate(handle.model, handle.processor, convs, images, max_new_tokens=max_new_tokens, **kwargs)
