@@ -1,11 +1,24 @@
-"""Model components: the base checkpoint, SFT and GSPO (GPU image; resumable through `checkpoint_root`)."""
+"""Model components: the base checkpoint, SFT and GSPO (GPU image; resumable through `checkpoint_root`).
+
+SFT and GSPO take `num_nodes`: 1 trains in the step's own pod; more makes the step submit and follow a Kubeflow
+Trainer TrainJob with the same entry point (o3v.train.trainjob), and `step_gpus` then asks no GPU for the step.
+"""
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
-from components._image import O3V_GPU_IMAGE
+from components._image import O3V_GPU_IMAGE, O3V_IMAGE
 
 GPU = {"base_image": O3V_GPU_IMAGE, "install_kfp_package": False}
+CPU = {"base_image": O3V_IMAGE, "install_kfp_package": False}
+
+
+@dsl.component(**CPU)
+def step_gpus(num_nodes: int, accelerator_count: int) -> int:
+    """GPUs the SFT/GSPO step pod requests: `accelerator_count` when it trains, 0 when it launches a TrainJob."""
+    from o3v.train.trainjob import step_gpus as gpus
+
+    return gpus(num_nodes, accelerator_count)
 
 
 @dsl.component(**GPU)
@@ -31,6 +44,7 @@ def train_sft(
     mlpipeline_ui_metadata: Output[Artifact],
     gate: Input[Metrics] = None,
     world: Input[Dataset] = None,
+    num_nodes: int = 1,
 ):
     """SFT cold start on the curated records.
 
@@ -54,6 +68,7 @@ def train_sft(
         checkpoint_root=checkpoint_root,
         extra_inputs={"gate": gate, "world": world},
         ui_metadata=mlpipeline_ui_metadata,
+        num_nodes=num_nodes,
     )
 
 
@@ -71,6 +86,7 @@ def train_gspo(
     curves: Output[HTML],
     mlpipeline_ui_metadata: Output[Artifact],
     world: Input[Dataset] = None,
+    num_nodes: int = 1,
 ):
     """GSPO with the grounded rewards, starting from the SFT model."""
     from o3v.artifacts.stages import train
@@ -89,4 +105,5 @@ def train_gspo(
         checkpoint_root=checkpoint_root,
         extra_inputs={"world": world},
         ui_metadata=mlpipeline_ui_metadata,
+        num_nodes=num_nodes,
     )

@@ -68,14 +68,20 @@ def hardware_of(p: dict) -> dict:
 
 
 def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
-    """SFT -> GSPO on one dataset, each on the GPU pool with checkpoints; `p` holds the pipeline parameters."""
-    accel = (p["accelerator_type"], p["accelerator_count"])
+    """SFT -> GSPO on one dataset, each on the GPU pool with checkpoints; `p` holds the pipeline parameters.
+
+    `num_nodes` > 1: each step submits a Kubeflow Trainer TrainJob of `num_nodes` x `accelerator_count` GPUs and
+    follows it, asking no GPU for itself (`step_gpus`).
+    """
+    gpus = on_cpu(train.step_gpus(num_nodes=p["num_nodes"], accelerator_count=p["accelerator_count"]))
+    accel = (p["accelerator_type"], gpus.set_display_name("GPUs per training step").output)
     common = {
         "dataset": dataset,
         "world": world,
         "knobs": knobs_of(p),
         "hardware": hardware_of(p),
         "checkpoint_root": p["checkpoint_root"],
+        "num_nodes": p["num_nodes"],
     }
     gated = {} if gate is None else {"gate": gate}
     sft = train.train_sft(start=start, config=p["sft_config"], overrides=p["sft_overrides"], **gated, **common)
@@ -172,6 +178,7 @@ def o3v_pipeline(
     store_uri: str = platform.ARTIFACT_STORE,
     accelerator_type: str = GPU_RESOURCE,
     accelerator_count: int = 1,
+    num_nodes: int = 1,
 ):
     params = dict(locals())  # every parameter by name, before any task is created
     world = on_cpu(data.synth_world(videos=videos, seed=synth_seed, faults=faults)).set_display_name("synth world")
@@ -200,6 +207,7 @@ def o3v_manifest_pipeline(
     store_uri: str = platform.ARTIFACT_STORE,
     accelerator_type: str = GPU_RESOURCE,
     accelerator_count: int = 1,
+    num_nodes: int = 1,
 ):
     params = dict(locals())
     source = dsl.importer(artifact_uri=manifest_uri, artifact_class=Dataset, reimport=False)

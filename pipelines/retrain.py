@@ -42,6 +42,7 @@ def retrain_pipeline(
     checkpoint_root: str = CHECKPOINT_MOUNT,
     accelerator_type: str = GPU_RESOURCE,
     accelerator_count: int = 1,
+    num_nodes: int = 1,
 ):
     p = dict(locals())  # every parameter by name, before any task is created
     fetched = uncached(on_cpu(control.fetch_dataset(ref=dataset_ref, store_uri=store_uri)))

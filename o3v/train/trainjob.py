@@ -349,6 +349,17 @@ def backend_for(num_nodes: int, launcher: str = "auto") -> str | None:
     return "kubernetes" if launcher == "trainjob" or (launcher == "auto" and num_nodes > 1) else None
 
 
+def step_gpus(num_nodes: int, accelerator_count: int) -> int:
+    """GPUs the pipeline step itself requests: all of them when it trains, none when it only follows a TrainJob.
+
+    >>> step_gpus(1, 8), step_gpus(2, 8)
+    (8, 0)
+    """
+    if num_nodes < 1:
+        raise ValueError(f"num_nodes must be >= 1, got {num_nodes}")
+    return accelerator_count if num_nodes == 1 else 0
+
+
 def training_root(dataset_uri: str, checkpoint_root: str) -> str:
     """Where a TrainJob trains: `gs://<bucket>/trainjob-checkpoints` when the data is in a bucket (every node mounts
     it; the single pod's checkpoint volume is ReadWriteOnce), else `checkpoint_root` (local runs).

@@ -72,8 +72,11 @@ def test_gpu_stages_request_accelerators_on_the_gpu_pool(compiled: dict[str, Pat
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     for exec_name, executor in gpu.items():
         accel = executor["container"]["resources"]["accelerator"]
-        # type and count are pipeline parameters, resolved at run time
-        assert "accelerator_type" in accel["resourceType"] and "accelerator_count" in accel["resourceCount"]
+        # type and count are pipeline parameters, resolved at run time; a training step asks what step_gpus says
+        # (accelerator_count in one pod, 0 when num_nodes > 1 makes it launch a TrainJob)
+        launcher = exec_name.startswith("exec-train-") and "rerun" not in name
+        count = "step-gpus-Output" if launcher else "accelerator_count"
+        assert "accelerator_type" in accel["resourceType"] and count in accel["resourceCount"], exec_name
         cfg = k8s[exec_name]
         assert cfg["nodeSelector"]["labels"] == {_platform.GPU_NODE_LABEL: _platform.GPU_ACCELERATOR}
         assert cfg["tolerations"] == [_platform.GPU_TOLERATION]
