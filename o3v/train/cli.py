@@ -56,6 +56,37 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trainjob(args: argparse.Namespace) -> int:
+    """`o3v trainjob <stage> ...`: run `o3v <stage>` as a Kubeflow Trainer TrainJob, or print the object."""
+    import yaml
+
+    from o3v.train import trainjob
+    from o3v.train.trainer_schema import validate
+
+    try:
+        launch = trainjob.Launch(
+            stage=args.stage, data_dir=args.data, out_dir=args.out, config=args.config, overrides=_overrides(args),
+            base_model=args.base_model, resume=args.resume, num_nodes=args.num_nodes, gpus_per_node=args.gpus_per_node,
+            image=args.image, runtime=args.runtime, namespace=args.namespace,
+        )  # fmt: skip
+        if args.dry_run:
+            obj = trainjob.render(launch)
+            sys.stdout.write(yaml.safe_dump(obj, sort_keys=False))
+            errors = validate(obj)
+            for error in errors:
+                print(f"o3v trainjob: schema error: {error}", file=sys.stderr)
+            return 1 if errors else 0
+        result = trainjob.run_trainjob(launch, "local" if args.local else "kubernetes")
+    except ValueError as exc:
+        print(f"o3v trainjob: error: {exc}", file=sys.stderr)
+        return 2
+    except trainjob.TrainJobError as exc:
+        print(f"o3v trainjob: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
 def _reward(args: argparse.Namespace) -> int:
     from o3v.records import RecordError
     from o3v.rewards.audit import score_file
@@ -101,6 +132,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Config preset `gspo` (default) is real off-policy GSPO; `upstream` reproduces the reference's on-policy run.",
     )
     _add_train_args(p, "gspo")
+    p = sub.add_parser(
+        "trainjob",
+        help="run SFT or GSPO as a Kubeflow Trainer TrainJob (multi-node; --local: this machine)",
+        description="Submit `torchrun -m o3v.train.<stage>` with these arguments as a TrainJob through the Kubeflow "
+        "SDK (TrainerClient) against the o3v-torch ClusterTrainingRuntime, stream node 0's log and wait. --local runs "
+        "one node through the SDK's local process backend; --dry-run prints the TrainJob the SDK would submit.",
+    )
+    p.add_argument("stage", choices=("sft", "gspo"), help="training stage")
+    _add_train_args(p, "sft|gspo")
+    p.add_argument("--num-nodes", type=int, default=1, help="training nodes (default 1)")
+    p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs per node (default 8)")
+    p.add_argument("--image", default=None, help="trainer image (default: the runtime's)")
+    p.add_argument("--runtime", default="o3v-torch", help="ClusterTrainingRuntime name (default o3v-torch)")
+    p.add_argument("--namespace", default="kubeflow", help="namespace of the TrainJob (default kubeflow)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--local", action="store_true", help="one node on this machine (SDK local process backend)")
+    mode.add_argument("--dry-run", action="store_true", help="print the TrainJob (schema-checked); submit nothing")
+    p.set_defaults(func=_trainjob)
     p = sub.add_parser(
         "reward",
         help="score completions with the grounded rewards (audit)",

@@ -168,3 +168,21 @@ def test_trainjob_and_pod_write_the_same_artifact(train_data, tiny_model, tmp_pa
     assert {k: v for k, v in configs[0].items() if k != "launch"} == {
         k: v for k, v in configs[1].items() if k != "launch"
     }
+
+
+def test_cli_dry_run_prints_a_valid_trainjob(capsys):
+    import yaml
+
+    from o3v.cli import main
+    from o3v.train.trainer_schema import validate
+
+    argv = ["trainjob", "gspo", "--data", "gs://b/pr/kept", "--out", "gs://b/trainjob-checkpoints/gspo/k",
+            "--config", "qwen2.5-vl-7b", "--num-nodes", "2", "--set", "max_steps=50", "--dry-run"]  # fmt: skip
+    assert main(argv) == 0
+    job = yaml.safe_load(capsys.readouterr().out)
+    assert validate(job) == [] and job["spec"]["trainer"]["numNodes"] == 2
+    assert json.loads(job["spec"]["trainer"]["args"][job["spec"]["trainer"]["args"].index("--overrides") + 1]) == {
+        "max_steps": 50
+    }
+    assert main([*argv[:-3], "--num-nodes", "0", "--dry-run"]) == 2
+    assert "num_nodes must be >= 1" in capsys.readouterr().err
