@@ -217,7 +217,7 @@ def tensorboard_callback(cfg: Any, out_dir: str | Path) -> Any:
     """
     report = list(cfg.report_to or [])
     if "tensorboard" in report:
-        cfg.report_to = [r for r in report if r != "tensorboard"] or ["none"]
+        cfg.report_to = [r for r in report if r != "tensorboard"]
         if not cfg.tensorboard:
             log.info("report_to names tensorboard: writing event files to %s", Path(out_dir) / TENSORBOARD)
             cfg.tensorboard = True
