@@ -19,7 +19,7 @@ def _parse(args: argparse.Namespace) -> int:
 def _model_tiny(args: argparse.Namespace) -> int:
     from o3v.model import build_tiny
 
-    out = build_tiny(args.out, arch=args.arch, seed=args.seed)
+    out = build_tiny(args.out, arch=args.arch, seed=args.seed, size=args.size)
     sys.stdout.write(f"{out}\n")
     return 0
 
@@ -49,10 +49,18 @@ def _synth(args: argparse.Namespace) -> int:
     import time
 
     from o3v.synth import generate
+    from o3v.synth.world import preset
 
     started = time.perf_counter()
     try:
-        summary = generate(args.out, videos=args.videos, seed=args.seed, faults=args.faults, heldout=args.heldout)
+        summary = generate(
+            args.out,
+            videos=args.videos,
+            seed=args.seed,
+            faults=args.faults,
+            heldout=args.heldout,
+            config=preset(args.preset),
+        )
     except ValueError as exc:
         sys.stderr.write(f"o3v synth: error: {exc}\n")
         return 2
@@ -107,6 +115,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.25,
         help="fraction of videos kept out of the records and used only by the benchmark files (default 0.25)",
     )
+    p.add_argument(
+        "--preset",
+        choices=("learnable", "classic"),
+        default="learnable",
+        help="world preset: 'learnable' (default: 4 s clips, 1-2 salient objects, short traces; a tiny model learns "
+        "it on a CPU) or 'classic' (textured backgrounds, 2-4 moving objects, long traces)",
+    )
     p.set_defaults(func=_synth)
 
     p = sub.add_parser("model", help="model utilities: build the tiny offline test model")
@@ -121,4 +136,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", required=True, help="output folder (created; files in it are overwritten)")
     t.add_argument("--arch", choices=("qwen2_5_vl", "qwen3_vl"), default="qwen2_5_vl", help="architecture")
     t.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    t.add_argument(
+        "--size",
+        choices=("xs", "s", "m"),
+        default="xs",
+        help="widths: xs (~0.3M params, wiring checks), s (~1-2M, learns the synthetic world), m (~3-4M)",
+    )
     t.set_defaults(func=_model_tiny)

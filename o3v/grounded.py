@@ -283,6 +283,41 @@ def map_boxes(text: str, fn: Callable[[Box4], Sequence[float]]) -> str:
     return "".join(out)
 
 
+def render_where(boxes: dict[str, Sequence[float]]) -> str:
+    """A where-answer in V-STaR's JSON format: whole second (a string) -> `[x1, y1, x2, y2]`.
+
+    Example:
+        >>> render_where({"1": [10, 20, 30, 40], "2": [0.5, 0.25, 0.75, 1]})
+        '{"1": [10, 20, 30, 40], "2": [0.5, 0.25, 0.75, 1]}'
+    """
+    items = (f'"{k}": [' + ", ".join(format_number(v) for v in box) + "]" for k, box in boxes.items())
+    return "{" + ", ".join(items) + "}"
+
+
+def map_where(text: str, fn: Callable[[Box4], Sequence[float]]) -> str:
+    """Rewrite the boxes of a text that is exactly a `render_where` answer through `fn`; other text is unchanged.
+
+    Example:
+        >>> map_where('{"1": [0.5, 0.5, 1, 1]}', lambda b: [v * 10 for v in b])
+        '{"1": [5, 5, 10, 10]}'
+        >>> map_where("It is a square.", lambda b: b)
+        'It is a square.'
+    """
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")) or len(body) > 100_000:
+        return text
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return text
+    if not isinstance(value, dict) or not value:
+        return text
+    boxes = [_parse_box(json.dumps(b)) if isinstance(b, list) else None for b in value.values()]
+    if any(b is None for b in boxes):
+        return text
+    return render_where({k: tuple(fn(b)) for k, b in zip(value, boxes)})  # type: ignore[arg-type]
+
+
 def render(g: Grounded) -> str:
     """Inverse of `parse` for a consistent `Grounded` (its claims, span and option come from its text)."""
     return render_completion(g.think, g.answer)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from o3v.geometry import round_box, to_pixels
-from o3v.grounded import format_number, map_boxes, render_completion
+from o3v.grounded import format_number, map_boxes, map_where, render_completion
 
 _PREAMBLE = (
     "You answer questions about a video. First reason step by step inside <think> </think>, then give the "
@@ -124,8 +124,72 @@ def build_messages(
 
 
 def normalized_boxes_to_pixels(text: str, width: int, height: int) -> str:
-    """Rewrite every normalized `<box>` in a text into integer model-input pixels (`[374,67,420,224]`)."""
-    return map_boxes(text, lambda b: round_box(to_pixels(b, width, height)))
+    """Rewrite every normalized `<box>` (and the boxes of a JSON where-answer) into integer model-input pixels."""
+
+    def convert(b: tuple[float, float, float, float]) -> list[int]:
+        return round_box(to_pixels(b, width, height))
+
+    return map_where(map_boxes(text, convert), convert)
+
+
+# ----------------------------------------------------------------------------- benchmark question wordings
+# The official wordings of the benchmark calls (benchmarks.md §1.3, §6), in one place: the eval adapters ask them,
+# and the synthetic world trains on the same wordings so that a small model meets the benchmark's phrasing.
+
+_WHERE_FORMAT = (
+    "In the answer part, output the bounding boxes of the object in JSON format. The keys should be the whole "
+    "seconds (as strings), and the values should be the box in [x1, y1, x2, y2] format."
+)
+
+
+def vstar_what(question: str) -> str:
+    """V-STaR "what" call."""
+    return (
+        f"Answer the question about the video: {question} \n(If the answer is a person, you don't need to identify "
+        "the person.)"
+    )
+
+
+def vstar_when(question: str) -> str:
+    """V-STaR chain-1 "when" call."""
+    return f"Answer the question about the video: {question}"
+
+
+def vstar_where(question: str, seconds: Sequence[int]) -> str:
+    """V-STaR chain-1 "where" call: one box for each whole second of the (given) time range."""
+    first = seconds[0] if seconds else 0
+    return (
+        f"Please answer the question about the video: {question} with a series of bounding boxes in [x1, y1, x2, y2]"
+        f" format.\nFor each whole second within the time range {list(seconds)} provided (inclusive of the "
+        f"boundaries), give one box. {_WHERE_FORMAT}\nExample output of the answer part: "
+        f'{{"{first}": [x1, y1, x2, y2],...}}'
+    )
+
+
+def vstar_where_n(question: str, n: int) -> str:
+    """V-STaR chain-2 "where" call: `n` boxes at the seconds the model picks."""
+    return (
+        f"Please answer the question about the video: {question} with a series of bounding boxes in [x1, y1, x2, y2]"
+        f" format.\nFor each whole second that may be related to the question, give one box. You only need to "
+        f"output {n} bbox(es). {_WHERE_FORMAT}\nExample output of the answer part: "
+        f'{{"0": [x1, y1, x2, y2], "1": ...}}'
+    )
+
+
+def vstar_when_given_boxes(question: str, size: tuple[int, int], boxes: Sequence[Sequence[int]]) -> str:
+    """V-STaR chain-2 "when" call: the object's boxes (pixels of a `size` frame) are given without their times."""
+    w, h = size
+    return (
+        f"Answer the question about the video: {question}\nThe frames are {w}x{h} pixels (width x height). There "
+        f"are {len(boxes)} bounding boxes of the key object related to the question in the video without knowing "
+        f"the time, which are: {[list(b) for b in boxes]}."
+    )
+
+
+def tvg_query(event: str) -> str:
+    """Open-o3's TVGBench question for an event sentence (its final full stop is dropped)."""
+    q = event.strip().rstrip(".")
+    return f"To accurately pinpoint the event '{q}' in the video, determine the precise time period of the event."
 
 
 def build_target(reasoning: str | None, answer: str, input_size: tuple[int, int] | None = None) -> str:

@@ -17,11 +17,26 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def synth_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`o3v synth --videos 6 --seed 0 --faults 0.2`: videos, STGR records, benchmark files, fault labels."""
+    """`o3v synth --videos 6 --seed 0 --faults 0.2 --preset classic`: videos, STGR records, benchmarks, faults.
+
+    The classic world (2-4 objects, long traces) exercises more of the curation rules per record than the
+    learnable default; `learnable_world` is the default preset.
+    """
     from o3v.synth import generate
+    from o3v.synth.world import preset
 
     out = tmp_path_factory.mktemp("synth")
-    generate(out, videos=6, seed=0, faults=0.2)
+    generate(out, videos=6, seed=0, faults=0.2, config=preset("classic"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def learnable_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`o3v synth --videos 12 --seed 0 --faults 0.2` on the default (learnable) preset."""
+    from o3v.synth import generate
+
+    out = tmp_path_factory.mktemp("learnable")
+    generate(out, videos=12, seed=0, faults=0.2)
     return out
 
 
@@ -62,10 +77,6 @@ def gcs_client() -> Iterator[object]:
             os.environ.pop("STORAGE_EMULATOR_HOST", None)
         else:
             os.environ["STORAGE_EMULATOR_HOST"] = old
-
-
-# Screenshots of every HTML artifact the browser tests load (a test output; build/ is gitignored).
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "test-outputs" / "html-artifacts"
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ class EvalConfig:
     parse_mode: str | None = None  # MCQ letter parsing override: strict | mmmu
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     voting: VotingConfig = field(default_factory=VotingConfig)
-    blind_ablation: bool = True  # synthetic benchmark: re-run every sample with another clip's frames
+    blind_ablation: bool = True  # every benchmark: re-run each sample with another clip's frames (tiny-learning.md)
     frame_cache_bytes: int = 2 << 30
     frame_cache_dir: str | None = None
     gallery: int = 6

@@ -292,7 +292,9 @@ def _predicted(
     return done, [by_id[s.id] for s in done]
 
 
-def _judged(adapter: Any, rows: list[dict], cfg: EvalConfig, out: Path) -> tuple[list[dict], dict | None]:
+def _judged(
+    adapter: Any, rows: list[dict], cfg: EvalConfig, out: Path, results: str = "results.json"
+) -> tuple[list[dict], dict | None]:
     """Rows rated by the configured judge (and `results.json`) for adapters with a judged dimension (V-STaR).
 
     Returns the rows and the judge's identity (None, rows unchanged, for adapters without a judge).
@@ -303,7 +305,7 @@ def _judged(adapter: Any, rows: list[dict], cfg: EvalConfig, out: Path) -> tuple
 
     judge = make_judge(cfg.judge, out / "judge.jsonl")
     rows = adapter.judge_rows(rows, judge)
-    (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
+    (out / results).write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
     return rows, judge.identity()
 
 
@@ -373,7 +375,7 @@ def evaluate(
         "frame_cache": cache.stats.to_json(),
         "timing": {"inference_s": round(t_infer, 3), "scoring_s": round(t_score, 3)},
     }
-    if cfg.blind_ablation and getattr(adapter, "BLIND_ABLATION", False) and scored:
+    if cfg.blind_ablation and getattr(adapter, "BLIND_ABLATION", True) and scored:
         result["blind_frame"] = _blind(
             handle, adapter, scored, out, cfg, cache, resolver, rejects, benchmark, loaded.samples
         )
@@ -421,6 +423,7 @@ def _blind(
         desc=f"{benchmark} (blind frames)",
     )
     scored, rows = _predicted(paired, path, adapter.ID_FIELD, universe)
+    rows, _ = _judged(adapter, rows, cfg, out, "results_blind.json")
     return {
         "metrics": adapter.score(scored, rows, file=str(path), parse_mode=cfg.parse_mode),
         "n": len(scored),

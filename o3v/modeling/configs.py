@@ -31,8 +31,28 @@ def _pad_vocab(n: int, multiple: int = 64) -> int:
     return -(-n // multiple) * multiple
 
 
-def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int) -> Any:
-    """A tiny config of the real architecture, wired to the tiny tokenizer's ids."""
+# Tiny widths: "xs" is the smallest wiring check (~0.25M params); "s" is wide enough to bind a named object to
+# its box and span on the learnable synthetic world (tiny-learning.md: the 64-wide text model cannot bind).
+TINY_SIZES: dict[str, dict[str, int]] = {
+    "xs": {"text": 64, "text_ffn": 128, "layers": 2, "heads": 4, "kv_heads": 2, "head_dim": 16, "vision": 32},
+    "s": {"text": 128, "text_ffn": 384, "layers": 3, "heads": 4, "kv_heads": 2, "head_dim": 32, "vision": 64},
+    "m": {"text": 256, "text_ffn": 512, "layers": 4, "heads": 8, "kv_heads": 4, "head_dim": 32, "vision": 64},
+}
+
+
+def _mrope_section(head_dim: int) -> list[int]:
+    """MRoPE (t, h, w) sections summing to head_dim / 2, in the real models' 2:3:3 proportion."""
+    half = head_dim // 2
+    t = round(half / 4)
+    h = (half - t) // 2
+    return [t, h, half - t - h]
+
+
+def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int, size: str = "xs") -> Any:
+    """A tiny config of the real architecture (width `size`, a key of `TINY_SIZES`), wired to the tiny tokenizer."""
+    if size not in TINY_SIZES:
+        raise ValueError(f"unknown tiny size {size!r}; expected one of {sorted(TINY_SIZES)}")
+    dims = TINY_SIZES[size]
     ids = {
         "image_token_id": token_ids["<|image_pad|>"],
         "video_token_id": token_ids["<|video_pad|>"],
@@ -41,11 +61,11 @@ def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int) -> Any:
     }
     text = {
         "vocab_size": _pad_vocab(vocab_len),
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
+        "hidden_size": dims["text"],
+        "intermediate_size": dims["text_ffn"],
+        "num_hidden_layers": dims["layers"],
+        "num_attention_heads": dims["heads"],
+        "num_key_value_heads": dims["kv_heads"],
         "max_position_embeddings": 32768,
         "rms_norm_eps": 1e-6,
         "pad_token_id": token_ids["<|endoftext|>"],
@@ -54,21 +74,25 @@ def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int) -> Any:
         from transformers import Qwen2_5_VLConfig
 
         text |= {
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]},
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 1e6,
+                "mrope_section": _mrope_section(dims["text"] // dims["heads"]),
+            },
             "bos_token_id": token_ids["<|endoftext|>"],
             "eos_token_id": token_ids["<|im_end|>"],
         }
         vision = {
             "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
+            "hidden_size": dims["vision"],
+            "intermediate_size": 2 * dims["vision"],
             "num_heads": 2,
             "patch_size": 14,
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
             "window_size": 112,
             "fullatt_block_indexes": [1],
-            "out_hidden_size": 64,
+            "out_hidden_size": dims["text"],
             "tokens_per_second": 2,  # the 7B value; the class default (4) is not what ships
         }
         return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
@@ -76,23 +100,23 @@ def tiny_config(arch: Arch, token_ids: dict[str, int], vocab_len: int) -> Any:
         from transformers import Qwen3VLConfig
 
         text |= {
-            "head_dim": 16,
+            "head_dim": dims["head_dim"],
             "rope_parameters": {
                 "rope_type": "default",
                 "rope_theta": 5e6,
-                "mrope_section": [2, 3, 3],
+                "mrope_section": _mrope_section(dims["head_dim"]),
                 "mrope_interleaved": True,
             },
         }
         vision = {
             "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
+            "hidden_size": dims["vision"],
+            "intermediate_size": 2 * dims["vision"],
             "num_heads": 2,
             "patch_size": 16,
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
-            "out_hidden_size": 64,
+            "out_hidden_size": dims["text"],
             "num_position_embeddings": 256,  # must be a square (a 16x16 grid of learned positions)
             "deepstack_visual_indexes": [0],
         }

@@ -69,10 +69,11 @@ def count_params(model: Any) -> dict[str, int]:
     return {"total": total, "vision": vision, "language": total - vision}
 
 
-def build_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) -> Path:
+def build_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0, size: str = "xs") -> Path:
     """Write a tiny random-init checkpoint of the real architecture into `out_dir`; returns the folder.
 
-    Deterministic per (arch, seed): the tokenizer is trained on a fixed corpus and the weights are
+    `size` picks the widths (`o3v.modeling.configs.TINY_SIZES`). Deterministic per (arch, seed, size): the
+    tokenizer is trained on a fixed corpus and the weights are
     drawn from a forked torch RNG seeded with `seed`, so the caller's RNG state is left untouched.
     """
     if arch not in ARCHS:
@@ -95,7 +96,7 @@ def build_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) ->
             ["<|endoftext|>", *QWEN_SPECIAL_TOKENS], tok.convert_tokens_to_ids(["<|endoftext|>", *QWEN_SPECIAL_TOKENS])
         )
     )
-    config = tiny_config(arch, token_ids, len(tok))
+    config = tiny_config(arch, token_ids, len(tok), size)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
@@ -113,6 +114,7 @@ def build_tiny(out_dir: str | Path, arch: Arch = "qwen2_5_vl", seed: int = 0) ->
         "what": "tiny randomly initialised o3v test model (not trained, outputs are noise)",
         "o3v_version": __version__,
         "arch": arch,
+        "size": size,
         "model_class": type(model).__name__,
         "processor_class": type(processor).__name__,
         "seed": seed,

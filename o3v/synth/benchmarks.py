@@ -29,12 +29,27 @@ import numpy as np
 from o3v.geometry import box_iou, temporal_iou, to_pixels
 from o3v.grounded import format_number
 from o3v.synth.tasks import LETTERS, mcq_options
-from o3v.synth.world import COLOURS, SHAPES, VideoSpec
+from o3v.synth.world import COLOURS, SHAPES, ObjectTrack, VideoSpec
 
 VSTAR_FILE = "vstar/V_STaR_test.json"
 TVG_FILE = "tvgbench/tvgbench.json"
 VIDEOMME_FILE = "videomme/videomme/test-00000-of-00001.parquet"
 DOMAIN = "Synthetic shapes"
+
+
+def vstar_questions(o: ObjectTrack) -> dict[str, str]:
+    """The four V-STaR question fields about an object (the synthetic training records ask the same)."""
+    return {
+        "question": f"What shape is the {o.colour} object?",
+        "temporal_question": f"When is the {o.name} visible in the video?",
+        "spatial_question": f"Where is the {o.name} while it is visible?",
+        "spatial_question_2": f"Where is the {o.name} in the video?",
+    }
+
+
+def tvg_event(o: ObjectTrack) -> str:
+    """The TVGBench query sentence about an object."""
+    return f"the {o.name} moves across the frame."
 
 
 def vstar_items(spec: VideoSpec) -> list[dict]:
@@ -53,6 +68,7 @@ def vstar_items(spec: VideoSpec) -> list[dict]:
             f"At <t>{b['timestamp']}</t>s it is at [{b['xmin']}, {b['ymin']}, {b['xmax']}, {b['ymax']}]."
             for b in bboxes
         )
+        q = vstar_questions(o)
         items.append(
             {
                 "vid": spec.id,
@@ -61,15 +77,15 @@ def vstar_items(spec: VideoSpec) -> list[dict]:
                 "width": spec.width,
                 "height": spec.height,
                 "frame_count": spec.num_frames,
-                "question": f"What shape is the {o.colour} object?",
+                "question": q["question"],
                 "chain": f"<think>The {o.colour} object is a {o.shape}. It is visible from "
                 f"<t>{format_number(start)}</t>s to <t>{format_number(end)}</t>s. {where}</think>",
                 "object": o.name,
                 "answer": f"It is a {o.shape}.",
-                "temporal_question": f"When is the {o.name} visible in the video?",
+                "temporal_question": q["temporal_question"],
                 "timestamps": [start, end],
-                "spatial_question": f"Where is the {o.name} while it is visible?",
-                "spatial_question_2": f"Where is the {o.name} in the video?",
+                "spatial_question": q["spatial_question"],
+                "spatial_question_2": q["spatial_question_2"],
                 "bboxes": bboxes,
             }
         )
@@ -85,7 +101,7 @@ def tvg_items(spec: VideoSpec) -> list[dict]:
         items.append(
             {
                 "path": f"{spec.id}.mp4",
-                "question": f"the {o.name} moves across the frame.",
+                "question": tvg_event(o),
                 "answer": f"{format_number(start)}-{format_number(end)}",
                 "duration": spec.duration,
                 "question_type": "video temporal grounding",
@@ -106,7 +122,7 @@ def videomme_rows(spec: VideoSpec, rng: np.random.Generator) -> list[dict]:
     options, letter = mcq_options(rng, str(k), [str(x) for x in rng.permutation([v for v in range(1, 6) if v != k])])
     rows.append(("How many different objects appear in the video?", options, letter, "Counting Problem"))
     firsts = sorted(o.first for o in objs)
-    if firsts[0] < firsts[1] and rng.random() < 0.5:
+    if k > 1 and firsts[0] < firsts[1] and rng.random() < 0.5:
         present = {o.name for o in objs}
         absent = [f"{c} {s}" for c in COLOURS for s in SHAPES if f"{c} {s}" not in present]
         others = [o.name for o in objs[1:]] + [str(x) for x in rng.permutation(absent)]

@@ -30,8 +30,11 @@ from PIL import Image
 from o3v.records import TASKS, write_jsonl, write_records
 from o3v.synth import benchmarks as bench
 from o3v.synth.faults import FAULTS, STAGES, inject_faults
+from o3v.synth.short import build_short_drafts
 from o3v.synth.tasks import Draft, build_drafts
 from o3v.synth.world import VideoSpec, WorldConfig, make_spec, render, spec_to_json, write_mp4
+
+SYNTHETIC_FILE = "synthetic/records.jsonl"  # under benchmarks/: held-out grounded records (SFT form, no faults)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,11 @@ _OWNED = ("synth.json", "world.json", "manifest.jsonl", "faults.jsonl", "videos"
 # Random streams per video: independent, so adding videos never changes the earlier ones.
 _SCENE, _TASKS, _BENCH = 0, 1, 2
 _FAULT_STREAM = 1_000_003
+
+
+def config_json(cfg: WorldConfig) -> dict:
+    """The world config as written to synth.json / world.json (tuples as JSON lists)."""
+    return json.loads(json.dumps(asdict(cfg)))
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -94,19 +102,34 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _write_benchmarks(out: Path, specs: list[tuple[int, VideoSpec]], seed: int) -> tuple[dict, dict]:
-    vstar, tvg, mme = [], [], []
+def drafts_for(spec: VideoSpec, rng: np.random.Generator, cfg: WorldConfig) -> list[Draft]:
+    """The STGR drafts of one video in the world's trace style ("short" or "long")."""
+    if cfg.trace == "short":
+        return build_short_drafts(spec, rng)
+    if cfg.trace == "long":
+        return build_drafts(spec, rng)
+    raise ValueError(f"unknown trace style {cfg.trace!r}; expected 'short' or 'long'")
+
+
+def _write_benchmarks(
+    out: Path, specs: list[tuple[int, VideoSpec]], seed: int, cfg: WorldConfig
+) -> tuple[dict, dict, list[Draft]]:
+    vstar, tvg, mme, grounded = [], [], [], []
     for i, spec in specs:
         vstar += bench.vstar_items(spec)
         tvg += bench.tvg_items(spec)
         mme += bench.videomme_rows(spec, _rng(seed, i, _BENCH))
+        grounded += drafts_for(spec, _rng(seed, i, _TASKS), cfg)
     root = out / "benchmarks"
     _write_json(root / bench.VSTAR_FILE, vstar)
     _write_json(root / bench.TVG_FILE, tvg)
     bench.write_videomme(root / bench.VIDEOMME_FILE, mme)
+    _write_stills(out, grounded)
+    write_jsonl(root / SYNTHETIC_FILE, [d.records()[0].to_dict() for d in grounded])
     baselines = bench.baselines(vstar, tvg, mme)
     _write_json(root / "baselines.json", baselines)
-    return {"vstar": len(vstar), "tvgbench": len(tvg), "videomme": len(mme)}, baselines
+    counts = {"vstar": len(vstar), "tvgbench": len(tvg), "videomme": len(mme), "synthetic": len(grounded)}
+    return counts, baselines, grounded
 
 
 def generate(
@@ -144,7 +167,7 @@ def generate(
             continue
         train_specs.append((i, spec))
         manifest.append({"id": vid, "video": video_path})
-        new = build_drafts(spec, _rng(seed, i, _TASKS))
+        new = drafts_for(spec, _rng(seed, i, _TASKS), cfg)
         _write_stills(out, new)
         drafts += new
     if n_eval == 0:
@@ -155,9 +178,10 @@ def generate(
     write_records(out / "stgr" / "STGR-RL.json", rl)
     write_jsonl(out / "faults.jsonl", labels)
     write_jsonl(out / "manifest.jsonl", manifest)
-    world_json = {"seed": seed, "config": asdict(cfg), "videos": world, "images": _still_sources(drafts)}
+    bench_counts, baselines, held_out = _write_benchmarks(out, eval_specs or train_specs, seed, cfg)
+    stills = _still_sources(drafts + held_out)
+    world_json = {"seed": seed, "config": config_json(cfg), "videos": world, "images": stills}
     _write_json(out / "world.json", world_json)
-    bench_counts, baselines = _write_benchmarks(out, eval_specs or train_specs, seed)
     summary = _summary(
         seed,
         videos,
@@ -228,7 +252,7 @@ def _summary(
         "videos": videos,
         "fault_rate": faults,
         "heldout": heldout,
-        "config": asdict(cfg),
+        "config": config_json(cfg),
         "split": {
             "train": [s.id for s in train_specs],
             "eval": [s.id for s in eval_specs],
@@ -252,6 +276,7 @@ def _summary(
             "vstar": f"benchmarks/{bench.VSTAR_FILE}",
             "tvgbench": f"benchmarks/{bench.TVG_FILE}",
             "videomme": f"benchmarks/{bench.VIDEOMME_FILE}",
+            "synthetic": f"benchmarks/{SYNTHETIC_FILE}",
             "baselines": "benchmarks/baselines.json",
         },
     }

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from o3v.grounded import Claim, format_number, render_box, render_claim, render_option, render_span
+from o3v.grounded import Claim, format_number, render_box, render_claim, render_option, render_span, render_where
 from o3v.records import KeyFrame, Record
 from o3v.synth.world import COLOURS, SHAPES, ObjectTrack, VideoSpec, render_frame
 
 SOURCE = "o3v_synth"
 LETTERS = "ABCD"
-_WORDS = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five"}
+NUMBER_WORDS = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Draft:
     image_frame: int | None = None  # visual QA: the video frame the still was cut from
     key_frames: dict[str, float] = field(default_factory=dict)  # idx -> time, in time order
     key_items: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    # where-answers (V-STaR's JSON format): (whole second, key-frame idx) whose object box the answer gives
+    where_keys: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def video_path(self) -> str:
@@ -96,6 +98,10 @@ class Draft:
             return self.letter, self.letter
         if self.task == "visual QA":
             text = f"<obj>{self.answer_obj}</obj>{render_box(self.answer_box)}"
+            return text, text
+        if self.where_keys:
+            # each where key frame annotates the one asked-about object (whatever a fault renamed it to)
+            text = render_where({str(s): next(iter(self.key_items[kf].values()))[0] for s, kf in self.where_keys})
             return text, text
         return self.text_answer, self.text_answer
 
@@ -196,14 +202,14 @@ def _listing(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _mid(obj: ObjectTrack) -> int:
+def mid_frame(obj: ObjectTrack) -> int:
     return (obj.first + obj.last) // 2
 
 
 # ----------------------------------------------------------------------------- key frames
 
 
-def _add_key_frames(d: Draft, entries: list[tuple[int, list[str]]]) -> dict[int, str]:
+def add_key_frames(d: Draft, entries: list[tuple[int, list[str]]]) -> dict[int, str]:
     """Annotate key frames (frame, objects in it) on a draft; returns frame -> key-frame idx.
 
     Key frames are numbered in time order; an object listed at a frame gets that frame's GT box.
@@ -244,7 +250,7 @@ def temporal_spatial(spec: VideoSpec, rng: np.random.Generator, rid: str) -> Dra
     if not pairs:  # every object's span is >= 1 s, so a single object still gives a question about itself
         a = objs[int(rng.integers(len(objs)))]
         d = Draft(rid, "temporal-spatial free-form QA", spec, f"What does the {a.name} do while it is visible?", [])
-        idx = _add_key_frames(d, [(a.first, [a.name]), (a.last, [a.name])])
+        idx = add_key_frames(d, [(a.first, [a.name]), (a.last, [a.name])])
         d.reasoning = [
             "The ",
             ClaimRef(a.name, idx[a.first], _t(a.first, spec)),
@@ -263,7 +269,7 @@ def temporal_spatial(spec: VideoSpec, rng: np.random.Generator, rid: str) -> Dra
     if f_ref != f_b:
         entries.append((f_ref, [a.name]))
     entries.append((f_end, [a.name]))
-    idx = _add_key_frames(d, entries)
+    idx = add_key_frames(d, entries)
     d.reasoning = [
         "The ",
         ClaimRef(b.name, idx[f_b], _t(f_b, spec)),
@@ -318,7 +324,7 @@ def temporal(spec: VideoSpec, rng: np.random.Generator, rid: str, a: ObjectTrack
     return d
 
 
-def _distractor_spans(rng: np.random.Generator, spec: VideoSpec, gt: tuple[float, float]) -> list[tuple[float, float]]:
+def distractor_spans(rng: np.random.Generator, spec: VideoSpec, gt: tuple[float, float]) -> list[tuple[float, float]]:
     """Three frame-aligned spans inside the clip, each with tIoU < 0.3 to the answer and < 0.5 to each other."""
     from o3v.geometry import temporal_iou
 
@@ -342,7 +348,7 @@ def temporal_mcq(spec: VideoSpec, rng: np.random.Generator, rid: str, a: ObjectT
     def text(s: tuple[float, float]) -> str:
         return f"From {format_number(s[0])}s to {format_number(s[1])}s"
 
-    options, letter = mcq_options(rng, text(span), [text(s) for s in _distractor_spans(rng, spec, span)])
+    options, letter = mcq_options(rng, text(span), [text(s) for s in distractor_spans(rng, spec, span)])
     d = Draft(
         rid, "temporal QA (MCQ)", spec, f"When is the {a.name} visible?", [], options=options, span=span, letter=letter
     )
@@ -356,11 +362,11 @@ def general_mcq(spec: VideoSpec, rng: np.random.Generator, rid: str, kind: str) 
     if kind == "colour":
         a = spec.objects[int(rng.integers(len(spec.objects)))]
         d = Draft(rid, "General video QA MCQ", spec, f"What colour is the {a.shape}?", [])
-        idx = _add_key_frames(d, [(_mid(a), [a.name])])
+        idx = add_key_frames(d, [(mid_frame(a), [a.name])])
         d.options, d.letter = mcq_options(rng, a.colour, [c for c in COLOURS if c != a.colour])
         d.reasoning = [
             f"The only {a.shape} in the video is the ",
-            ClaimRef(a.name, idx[_mid(a)], _t(_mid(a), spec)),
+            ClaimRef(a.name, idx[mid_frame(a)], _t(mid_frame(a), spec)),
             f", and it is {a.colour}, so the answer is option {d.letter}.",
         ]
         return d
@@ -369,7 +375,7 @@ def general_mcq(spec: VideoSpec, rng: np.random.Generator, rid: str, kind: str) 
         absent = [f"{c} {s}" for c in COLOURS for s in SHAPES if f"{c} {s}" not in present]
         others = [o.name for o in objs[1:]] + [str(x) for x in rng.permutation(absent)]
         d = Draft(rid, "General video QA MCQ", spec, "Which object appears first?", [])
-        idx = _add_key_frames(d, [(o.first, [o.name]) for o in objs])
+        idx = add_key_frames(d, [(o.first, [o.name]) for o in objs])
         d.options, d.letter = mcq_options(rng, objs[0].name, others)
         d.reasoning = [
             "The ",
@@ -383,7 +389,7 @@ def general_mcq(spec: VideoSpec, rng: np.random.Generator, rid: str, kind: str) 
     if kind == "count":
         k = len(objs)
         d = Draft(rid, "General video QA MCQ", spec, "How many objects appear in the video?", [])
-        idx = _add_key_frames(d, [(_mid(o), [o.name]) for o in objs])
+        idx = add_key_frames(d, [(mid_frame(o), [o.name]) for o in objs])
         d.options, d.letter = mcq_options(
             rng, str(k), [str(x) for x in rng.permutation([v for v in range(1, 6) if v != k])]
         )
@@ -401,7 +407,7 @@ def _claim_list(d: Draft, spec: VideoSpec, objs: list[ObjectTrack], idx: dict[in
             parts.append(" and the " if i == len(objs) - 1 else ", the ")
         else:
             parts.append("the ")
-        parts.append(ClaimRef(o.name, idx[_mid(o)], _t(_mid(o), spec)))
+        parts.append(ClaimRef(o.name, idx[mid_frame(o)], _t(mid_frame(o), spec)))
     return parts
 
 
@@ -410,10 +416,10 @@ def general_free(spec: VideoSpec, rng: np.random.Generator, rid: str, kind: str)
     objs = sorted(spec.objects, key=lambda o: o.first)
     question = "How many objects appear in the video?" if kind == "count" else "Which shapes appear in the video?"
     d = Draft(rid, "General video QA Free-form", spec, question, [])
-    idx = _add_key_frames(d, [(_mid(o), [o.name]) for o in objs])
+    idx = add_key_frames(d, [(mid_frame(o), [o.name]) for o in objs])
     d.reasoning = ["The video shows "] + _claim_list(d, spec, objs, idx) + [". No other object appears."]
     if kind == "count":
-        d.text_answer = f"{_WORDS[len(objs)]} objects appear: " + _listing([f"a {o.name}" for o in objs]) + "."
+        d.text_answer = f"{NUMBER_WORDS[len(objs)]} objects appear: " + _listing([f"a {o.name}" for o in objs]) + "."
     else:
         listing = _listing([f"a {o.shape}" for o in objs])
         d.text_answer = listing[0].upper() + listing[1:] + "."
@@ -432,7 +438,7 @@ def visual(spec: VideoSpec, rng: np.random.Generator, rid: str) -> Draft:
     )
     d.image, d.image_frame = render_frame(spec, frame), frame
     count = len(spec.visible_at(frame))
-    shapes = "one shape" if count == 1 else f"{_WORDS[count].lower()} shapes"
+    shapes = "one shape" if count == 1 else f"{NUMBER_WORDS[count].lower()} shapes"
     d.reasoning = [
         f"The image shows {shapes}. The ",
         f"<obj>{a.name}</obj>",

@@ -38,21 +38,56 @@ BACKGROUNDS: tuple[str, ...] = ("plain", "stripes", "checker", "noise")
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """Sizes and ranges of the synthetic world (defaults render 8 videos in about a second)."""
+    """Sizes and ranges of the synthetic world. The defaults are the `learnable` preset (see `PRESETS`)."""
 
-    fps: int = 8
-    width: int = 160
-    height: int = 120
-    min_seconds: int = 6
-    max_seconds: int = 12
-    min_objects: int = 2
-    max_objects: int = 4
+    fps: int = 2
+    width: int = 128
+    height: int = 96
+    min_seconds: int = 4
+    max_seconds: int = 4
+    min_objects: int = 1
+    max_objects: int = 2
     min_span: float = 0.10  # visible span as a fraction of the clip ("whole video" must score low)
     max_span: float = 0.50
     min_span_seconds: float = 1.0  # so every object is visible at a whole second (V-STaR boxes)
-    min_size: int = 18  # object box side in pixels
+    min_size: int = 22  # object box side in pixels
     max_size: int = 34
+    min_move: float = 0.0  # distance between start and end centre, as a fraction of the short side
+    max_move: float = 0.15
+    backgrounds: tuple[str, ...] = ("plain",)
+    trace: str = "short"  # reasoning style of the STGR records: "short" (o3v.synth.short) or "long" (tasks)
     qp: int = 18  # x264 constant quantizer: colours stay close to the palette after yuv420p compression
+
+
+# `learnable`: what a tiny model can learn on a laptop CPU in minutes (tiny-learning.md): 4 s clips at 2 fps (every
+# frame is one the model sees), one or two salient objects on a plain background, small motion, short grounded
+# traces and several questions per object. `classic`: the harder first world (textured backgrounds, 2-4 objects
+# moving across the frame, 6-12 s at 8 fps, long reasoning traces), kept for stress tests and larger models.
+PRESETS: dict[str, WorldConfig] = {
+    "learnable": WorldConfig(),
+    "classic": WorldConfig(
+        fps=8,
+        width=160,
+        height=120,
+        min_seconds=6,
+        max_seconds=12,
+        min_objects=2,
+        max_objects=4,
+        min_size=18,
+        max_size=34,
+        min_move=0.3,
+        max_move=2.0,
+        backgrounds=BACKGROUNDS,
+        trace="long",
+    ),
+}
+
+
+def preset(name: str) -> WorldConfig:
+    """The world config called `name` (a key of `PRESETS`); unknown names are an error listing the choices."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown world preset {name!r}; expected one of {sorted(PRESETS)}")
+    return PRESETS[name]
 
 
 @dataclass(frozen=True)
@@ -139,13 +174,21 @@ def _span_frames(rng: np.random.Generator, cfg: WorldConfig, n: int) -> tuple[in
 
 
 def _path(rng: np.random.Generator, cfg: WorldConfig, w: int, h: int) -> tuple[tuple[float, float], ...]:
-    """Start/end top-left corners: centres inside the frame (5% margin) and at least 30% of the short side apart."""
-    min_move = 0.3 * min(cfg.width, cfg.height)
+    """Start/end top-left corners: centres inside the frame (5% margin), `min_move..max_move` of the short side apart.
+
+    `max_move` is a cap, not a target: when the two centres cannot be that far apart the draw simply repeats.
+    """
+    short = min(cfg.width, cfg.height)
+    lo, hi = cfg.min_move * short, cfg.max_move * short
+    box_lo, box_hi = [0.05 * cfg.width, 0.05 * cfg.height], [0.95 * cfg.width, 0.95 * cfg.height]
     while True:
-        c = rng.uniform([0.05 * cfg.width, 0.05 * cfg.height], [0.95 * cfg.width, 0.95 * cfg.height], size=(2, 2))
-        if np.hypot(*(c[1] - c[0])) >= min_move:
+        c0 = rng.uniform(box_lo, box_hi)
+        c1 = rng.uniform(box_lo, box_hi) if hi >= short else c0 + rng.uniform(-hi, hi, size=2)
+        if not (box_lo[0] <= c1[0] <= box_hi[0] and box_lo[1] <= c1[1] <= box_hi[1]):
+            continue
+        if lo <= np.hypot(*(c1 - c0)) <= hi:
             break
-    return tuple((float(x - w / 2), float(y - h / 2)) for x, y in c)  # type: ignore[return-value]
+    return tuple((float(x - w / 2), float(y - h / 2)) for x, y in (c0, c1))  # type: ignore[return-value]
 
 
 def make_spec(video_id: str, rng: np.random.Generator, cfg: WorldConfig) -> VideoSpec:
@@ -166,7 +209,7 @@ def make_spec(video_id: str, rng: np.random.Generator, cfg: WorldConfig) -> Vide
         width=cfg.width,
         height=cfg.height,
         num_frames=n,
-        background=str(rng.choice(BACKGROUNDS)),
+        background=str(rng.choice(list(cfg.backgrounds))),
         background_seed=int(rng.integers(0, 2**31 - 1)),
         objects=tuple(objects),
     )

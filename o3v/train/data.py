@@ -269,13 +269,59 @@ class RowCache:
         return {key: [r[key] for r in rows] for key in rows[0]}
 
 
-def lazy_dataset(items: list[TrainRecord], build: Callable[[TrainRecord], dict[str, Any]]) -> Any:
-    """A `datasets.Dataset` of row indices whose rows are built by `build` when read."""
+def lazy_dataset(
+    items: list[TrainRecord], build: Callable[[TrainRecord], dict[str, Any]], order: list[int] | None = None
+) -> Any:
+    """A `datasets.Dataset` of row indices whose rows are built by `build` when read.
+
+    `order` lists the record index of each dataset row (repeats allowed, e.g. `planned_order`); default: each
+    record once, in file order.
+    """
     from datasets import Dataset
 
-    ds = Dataset.from_dict({"row": list(range(len(items)))})
+    ds = Dataset.from_dict({"row": list(range(len(items))) if order is None else list(order)})
     ds.set_transform(RowCache(items, build))
     return ds
+
+
+def length_key(item: TrainRecord, frames: FrameSettings) -> int:
+    """A cheap stand-in for a record's token count (no decoding): images x frame budget + text length."""
+    rec = item.record
+    images = 1 if not rec.is_video else frames.max_frames + len(rec.key_frames)
+    text = len(rec.question) + len(rec.reasoning_process or "") + len(rec.answer or "")
+    return images * 24 + text // 3
+
+
+def planned_order(lengths: list[int], batch: int, rows: int, seed: int, group: int = 32) -> list[int]:
+    """`rows` record indices in length-grouped batches: seeded epochs, each a fresh permutation cut into windows
+    of `group` batches, sorted by length inside a window, cut into batches, batches shuffled.
+
+    Batches of similar length waste little on padding (the trainer then reads the rows in this order); every
+    record appears once per epoch.
+
+    Example:
+        >>> order = planned_order([5, 50, 6, 60, 7, 70, 8, 80], batch=2, rows=8, seed=0, group=4)
+        >>> sorted(order), [sorted(order[i:i + 2]) in ([0, 2], [0, 4], [0, 6], [2, 4], [2, 6], [4, 6], [1, 3],
+        ...                 [1, 5], [1, 7], [3, 5], [3, 7], [5, 7]) for i in range(0, 8, 2)]
+        ([0, 1, 2, 3, 4, 5, 6, 7], [True, True, True, True])
+    """
+    import random
+
+    if batch < 1 or rows < 0 or not lengths:
+        raise ValueError(f"need batch >= 1, rows >= 0 and records, got batch={batch}, rows={rows}, {len(lengths)}")
+    rng = random.Random(seed)
+    out: list[int] = []
+    while len(out) < rows:
+        perm = list(range(len(lengths)))
+        rng.shuffle(perm)
+        window = group * batch
+        batches = []
+        for w in range(0, len(perm), window):
+            chunk = sorted(perm[w : w + window], key=lambda i: lengths[i])
+            batches += [chunk[b : b + batch] for b in range(0, len(chunk), batch)]
+        rng.shuffle(batches)
+        out += [i for b in batches for i in b]
+    return out[:rows]
 
 
 def rejects_file(out_dir: str | Path) -> Path:

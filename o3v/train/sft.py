@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from o3v.train.data import lazy_dataset, sft_row
+from o3v.train.data import lazy_dataset, length_key, planned_order, sft_row
 from o3v.train.runner import callbacks, peft_config, prepare_run, train_and_finalize
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,9 @@ def build_trainer(
     from trl import SFTTrainer
 
     cfg, processor = prep.cfg, prep.processor
-    dataset = lazy_dataset(prep.data.records, functools.partial(sft_row, processor=processor, frames=prep.frames))
+    dataset = lazy_dataset(
+        prep.data.records, functools.partial(sft_row, processor=processor, frames=prep.frames), _order(prep)
+    )
     trainer = SFTTrainer(
         model=prep.model,
         args=cfg,
@@ -49,6 +51,21 @@ def build_trainer(
     if not trainer.completion_only_loss:  # a prompt-completion dataset turns it on; never train on the prompt
         raise RuntimeError("trl did not enable completion_only_loss for prompt-completion rows")
     return trainer, prep.context(config, overrides)
+
+
+def _order(prep: Any) -> list[int] | None:
+    """The row order for `sample_order: grouped` (length-grouped batches; the trainer reads it sequentially)."""
+    cfg = prep.cfg
+    if cfg.sample_order == "random":
+        return None
+    records = prep.data.records
+    batch = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * max(1, cfg.world_size)
+    rows = cfg.max_steps * batch if cfg.max_steps > 0 else round(cfg.num_train_epochs * len(records))
+    order = planned_order([length_key(r, prep.frames) for r in records], batch, rows, cfg.seed)
+    log.info(
+        "sample_order grouped: %d rows (%.2f epochs) in length-grouped batches of %d", rows, rows / len(records), batch
+    )
+    return order
 
 
 def run(

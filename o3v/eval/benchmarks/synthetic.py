@@ -56,7 +56,7 @@ from o3v.records import (
 
 NAME = "synthetic"
 ID_FIELD = "id"
-BLIND_ABLATION = True  # the runner re-asks every sample with another clip's frames (tiny-learning.md)
+BLIND_ABLATION = True  # the runner re-asks every sample with another clip's frames (every adapter unless it opts out)
 
 # What the report shows for this benchmark: metric path, label, the constant baselines it must beat (no paper),
 # and the metric holding the number of samples behind it (for the standard error).

@@ -34,6 +34,7 @@ from o3v.eval.benchmarks.base import (
     span_baselines,
 )
 from o3v.grounded import format_number, parse
+from o3v.prompts import tvg_query
 
 NAME = "tvgbench"
 ID_FIELD = "index"
@@ -87,14 +88,7 @@ def load(path: str | Path) -> Loaded:
 
 def queries(sample: Sample, media: Media) -> list[Query]:
     """Open-o3's TVGBench question (issue #8), answered in o3v's temporal format (the system prompt asks it)."""
-    q = sample.raw["question"].strip().rstrip(".")
-    return [
-        Query(
-            "temporal",
-            "temporal QA",
-            f"To accurately pinpoint the event '{q}' in the video, determine the precise time period of the event.",
-        )
-    ]
+    return [Query("temporal", "temporal QA", tvg_query(sample.raw["question"]))]
 
 
 def extract_span(text: str) -> list[float] | None:

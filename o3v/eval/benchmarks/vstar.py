@@ -40,6 +40,7 @@ from o3v.eval.benchmarks.base import (
 )
 from o3v.geometry import rescale_box, round_box
 from o3v.grounded import format_number
+from o3v.prompts import vstar_what, vstar_when, vstar_when_given_boxes, vstar_where, vstar_where_n
 
 NAME = "vstar"
 ID_FIELD = "index"
@@ -174,43 +175,16 @@ def queries(sample: Sample, media: Media) -> list[Query]:
     """The five official calls, worded as upstream's think-mode prompts, built by `o3v.prompts`."""
     raw = sample.raw
     secs = time_range(raw)
-    first = secs[0] if secs else 0
     n = len(raw["bboxes"])
-    w, h = media.input_size
-    where_format = (
-        "In the answer part, output the bounding boxes of the object in JSON format. The keys should be the whole "
-        "seconds (as strings), and the values should be the box in [x1, y1, x2, y2] format."
-    )
     return [
-        Query(
-            "vqa",
-            "temporal-spatial free-form QA",
-            f"Answer the question about the video: {raw['question']} \n(If the answer is a person, you don't "
-            "need to identify the person.)",
-        ),
-        Query("temporal", "temporal QA", f"Answer the question about the video: {raw['temporal_question']}"),
-        Query(
-            "spatial",
-            "temporal-spatial free-form QA",
-            f"Please answer the question about the video: {raw['spatial_question']} with a series of bounding "
-            f"boxes in [x1, y1, x2, y2] format.\nFor each whole second within the time range {secs} provided "
-            f"(inclusive of the boundaries), give one box. {where_format}\nExample output of the answer part: "
-            f'{{"{first}": [x1, y1, x2, y2],...}}',
-        ),
-        Query(
-            "spatial_2",
-            "temporal-spatial free-form QA",
-            f"Please answer the question about the video: {raw['spatial_question_2']} with a series of bounding "
-            f"boxes in [x1, y1, x2, y2] format.\nFor each whole second that may be related to the question, give "
-            f"one box. You only need to output {n} bbox(es). {where_format}\nExample output of the answer part: "
-            f'{{"0": [x1, y1, x2, y2], "1": ...}}',
-        ),
+        Query("vqa", "temporal-spatial free-form QA", vstar_what(raw["question"])),
+        Query("temporal", "temporal QA", vstar_when(raw["temporal_question"])),
+        Query("spatial", "temporal-spatial free-form QA", vstar_where(raw["spatial_question"], secs)),
+        Query("spatial_2", "temporal-spatial free-form QA", vstar_where_n(raw["spatial_question_2"], n)),
         Query(
             "temporal_2",
             "temporal QA",
-            f"Answer the question about the video: {raw['temporal_question']}\nThe frames are {w}x{h} pixels "
-            f"(width x height). There are {n} bounding boxes of the key object related to the question in the "
-            f"video without knowing the time, which are: {_gt_boxes_in_input_pixels(raw, media)}.",
+            vstar_when_given_boxes(raw["temporal_question"], media.input_size, _gt_boxes_in_input_pixels(raw, media)),
         ),
     ]
 

@@ -53,23 +53,32 @@ def bench(world: Path, name: str) -> Path:
     )
 
 
+def sighted() -> object:
+    """The tiny-cpu eval config without the blind-frame ablation (these tests count generate calls)."""
+    from o3v.eval.config import load_config
+
+    cfg = load_config("tiny-cpu")
+    cfg.blind_ablation = False
+    return cfg
+
+
 def test_resume_skips_done_samples_and_repairs_a_torn_line(synth_world, tmp_path, monkeypatch):
     fake = FakeGenerate(lambda conv, i, kw: "<answer>From <t>1</t>s to <t>3</t>s</answer>")
     monkeypatch.setattr(runner, "generate_texts", fake)
     out = tmp_path / "tvg"
-    evaluate(FAKE, "tvgbench", bench(synth_world, "tvgbench"), synth_world, out, "tiny-cpu", limit=2)
+    evaluate(FAKE, "tvgbench", bench(synth_world, "tvgbench"), synth_world, out, sighted(), limit=2)
     assert sum(c["n"] for c in fake.calls) == 2
     preds = out / "predictions.jsonl"
     preds.write_text(preds.read_text() + '{"index": 2, "predic')  # a crash mid-write
     fake.calls.clear()
-    result = evaluate(FAKE, "tvgbench", bench(synth_world, "tvgbench"), synth_world, out, "tiny-cpu", limit=4)
+    result = evaluate(FAKE, "tvgbench", bench(synth_world, "tvgbench"), synth_world, out, sighted(), limit=4)
     assert sum(c["n"] for c in fake.calls) == 2  # samples 2 and 3 only
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
     assert [r["index"] for r in rows] == [0, 1, 2, 3] and rows[0]["prediction"] == "1 to 3"
     assert result["n_scored"] == 4 and set(result["metrics"]) >= {"miou", "r@0.3", "r@0.5", "r@0.7"}
     assert json.loads((out / "metrics.json").read_text())["timing"]["inference_s"] >= 0
     fake.calls.clear()
-    again = evaluate(FAKE, "tvgbench", bench(synth_world, "tvgbench"), synth_world, out, "tiny-cpu", limit=1)
+    again = evaluate(FAKE, "tvgbench", bench(synth_world, "tvgbench"), synth_world, out, sighted(), limit=1)
     assert fake.calls == [] and again["n_scored"] == 1  # a smaller --limit rescoring the rows it has
 
 
@@ -80,7 +89,7 @@ def test_missing_media_is_rejected_with_its_reason(synth_world, tmp_path, monkey
     items[2]["answer"] = "soon"  # a malformed annotation row
     ann = tmp_path / "tvgbench.json"
     ann.write_text(json.dumps(items))
-    result = evaluate(FAKE, "tvgbench", ann, synth_world, tmp_path / "out", "tiny-cpu")
+    result = evaluate(FAKE, "tvgbench", ann, synth_world, tmp_path / "out", sighted())
     rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
     assert result["n_scored"] == 1 and result["n_rejected"] == 2
     assert {(r["stage"], r["index"]) for r in rejects} == {("load", 2), ("media", 1)}

@@ -15,7 +15,7 @@ from o3v.grounded import parse, parse_times
 from o3v.records import Record, gt_option, gt_span, read_jsonl, read_records
 from o3v.synth.faults import FAULTS, STAGES, applies, inject_faults
 from o3v.synth.tasks import build_drafts
-from o3v.synth.world import WorldConfig, make_spec
+from o3v.synth.world import WorldConfig, make_spec, preset
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_injection_for_any_scene_and_rate(seed: int, rate: float) -> None:
     """Faults never exceed the target, hit distinct records, apply to them, and spread over types."""
     drafts = []
     for i in range(4):
-        spec = make_spec(f"vid_{i:03d}", np.random.default_rng([seed, i]), WorldConfig())
+        spec = make_spec(f"vid_{i:03d}", np.random.default_rng([seed, i]), preset("classic"))
         drafts += build_drafts(spec, np.random.default_rng([seed, i, 1]))
     before = {d.id: d.records()[0].to_dict() for d in drafts}
     applicable = {(d.id, f) for d in drafts for f in FAULTS if applies(d, f)}

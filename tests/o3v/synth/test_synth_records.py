@@ -16,7 +16,7 @@ from o3v.geometry import temporal_iou
 from o3v.grounded import parse, parse_times
 from o3v.records import MCQ_TASKS, TASKS, Record, gt_option, gt_span, read_jsonl, read_records
 from o3v.synth.tasks import build_drafts
-from o3v.synth.world import WorldConfig, make_spec
+from o3v.synth.world import WorldConfig, make_spec, preset
 
 TOL = 0.0005 + 1e-9  # boxes are rounded to 3 decimals
 
@@ -163,7 +163,7 @@ def test_mcq_reasoning_ends_with_the_answer_letter(sft: list[Record], faulted: s
 @given(seed=st.integers(0, 2**32 - 1))
 def test_drafts_for_any_scene(seed: int) -> None:
     """Any scene yields the six records, with claims that parse and key frames at exact frame times."""
-    spec = make_spec("vid_x", np.random.default_rng(seed), WorldConfig())
+    spec = make_spec("vid_x", np.random.default_rng(seed), preset("classic"))
     drafts = build_drafts(spec, np.random.default_rng(seed + 1))
     assert [d.task for d in drafts] == list(TASKS)
     for d in drafts:

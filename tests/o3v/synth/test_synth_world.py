@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from o3v.records import read_jsonl
 from o3v.synth import generate
 from o3v.synth.build import split_counts
-from o3v.synth.world import COLOURS, WorldConfig, make_spec
+from o3v.synth.world import COLOURS, WorldConfig, make_spec, preset
 from o3v.video import frames_at, probe
 
 
@@ -60,10 +60,10 @@ def test_manifest_lists_training_videos_only(synth_world: Path) -> None:
 
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(synth_world: Path, tmp_path: Path) -> None:
-    again = generate(tmp_path / "again", videos=6, seed=0, faults=0.2)
+    again = generate(tmp_path / "again", videos=6, seed=0, faults=0.2, config=preset("classic"))
     assert again == json.loads((synth_world / "synth.json").read_text())
     assert tree_hashes(tmp_path / "again") == tree_hashes(synth_world)
-    generate(tmp_path / "other", videos=6, seed=1, faults=0.2)
+    generate(tmp_path / "other", videos=6, seed=1, faults=0.2, config=preset("classic"))
     other = tree_hashes(tmp_path / "other")
     same = tree_hashes(synth_world)
     assert other.keys() == same.keys()
@@ -152,8 +152,13 @@ def test_world_boxes_visible_exactly_on_the_visible_frames(synth_world: Path) ->
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_scene_invariants(seed: int) -> None:
-    """Any seed: 2-4 objects, unique colours and shapes, spans of 10-50% of the clip (and >= 1 s), positive boxes."""
-    cfg = WorldConfig()
+    """Any seed, both presets: object counts, unique colours and shapes, spans of 10-50% of the clip (and >= 1 s),
+    positive boxes, and motion within the preset's range."""
+    for cfg in (preset("classic"), preset("learnable")):
+        _check_scene(cfg, seed)
+
+
+def _check_scene(cfg: WorldConfig, seed: int) -> None:
     spec = make_spec("v", np.random.default_rng(seed), cfg)
     assert cfg.min_seconds * cfg.fps <= spec.num_frames <= cfg.max_seconds * cfg.fps
     assert cfg.min_objects <= len(spec.objects) <= cfg.max_objects
@@ -167,3 +172,5 @@ def test_scene_invariants(seed: int) -> None:
             x0, y0, x1, y1 = spec.clipped_box(o.name, j)
             assert x1 > x0 and y1 > y0
         assert spec.box(o.name, o.last + 1) is None
+        (sx, sy), (ex, ey) = o.start, o.end
+        assert math.hypot(ex - sx, ey - sy) <= cfg.max_move * min(cfg.width, cfg.height) + 1e-9
