@@ -27,6 +27,8 @@ import websocket
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "scripts" / "install-chromium.sh"
 SKIP_ENV = "O3V_SKIP_BROWSER_TESTS"
+# Screenshots of every HTML artifact the browser tests load (a test output; build/ is gitignored).
+SCREENSHOTS = ROOT / "build" / "test-outputs" / "html-artifacts"
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:", "chrome:", "devtools:")
 
 # Runs in the page: images, stylesheets, and the share of elements whose computed style depends on them.
@@ -158,10 +160,15 @@ class Browser:
     def open(
         self, path: Path, screenshot: Path | None = None, probes: dict[str, str] | None = None, timeout: float = 30
     ) -> PageReport:
-        """Load `path` offline, inspect it, and save a full-page PNG to `screenshot` (module docstring).
+        """Load a copy of `path` alone in an empty folder, offline; inspect it and save a full-page PNG.
 
         `probes` maps a name to a JS expression evaluated in the page (e.g. a computed style value).
         """
+        # The file alone, as `.html`, in an empty folder: nothing beside it can be loaded, and kfp outputs
+        # without a suffix (`docs`, `report`) are read as HTML, as the Kubeflow UI does.
+        alone = Path(tempfile.mkdtemp(prefix="o3v-page-"))
+        single = alone / f"{Path(path).name}.html"
+        shutil.copyfile(path, single)
         target, ws_url = self._new_tab()
         ws = websocket.create_connection(ws_url, timeout=timeout, suppress_origin=True, http_no_proxy=["127.0.0.1"])
         requests: list[str] = []
@@ -218,7 +225,7 @@ class Browser:
             )
             call("Emulation.setDeviceMetricsOverride", wait=True, width=self.width, height=self.height,
                  deviceScaleFactor=1, mobile=False)  # fmt: skip
-            call("Page.navigate", wait=True, url=Path(path).absolute().as_uri())
+            call("Page.navigate", wait=True, url=single.as_uri())
             deadline = time.time() + timeout
             while not loaded["done"]:
                 if time.time() > deadline:
@@ -243,6 +250,7 @@ class Browser:
         finally:
             ws.close()
             self._close_tab(target)
+            shutil.rmtree(alone, ignore_errors=True)
         return PageReport(
             path=Path(path),
             external_requests=external,

@@ -2,7 +2,7 @@
 
 Fast variant: the artifacts made directly from the library on small inputs (a passing and a failing gate's
 Data Docs, a training-curves page, an eval report page, a page built with o3v.htmlpage). The same checks over
-the artifacts of the tiny pipeline run are in tests/pipelines/test_html_artifacts.py. Screenshots go to
+the artifacts of the tiny pipeline run are in tests/pipelines/test_run_html_pages.py. Screenshots go to
 build/test-outputs/html-artifacts/.
 """
 
@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from chromium_cdp import assert_renders_offline
-from conftest import SCREENSHOTS
+from chromium_cdp import SCREENSHOTS, assert_renders_offline
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent / "o3v" / "curate"))
@@ -28,6 +27,9 @@ PROBES = {
     "row_display": "(e => e ? getComputedStyle(e).display : 'none')(document.querySelector('.row'))",
     "body_font": "getComputedStyle(document.body).fontFamily",
 }
+
+
+CSS = "body{margin:2em;font-family:serif;color:#223}"
 
 
 def _png_bytes(size=(320, 200)) -> bytes:
@@ -52,7 +54,11 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "gate-failed": validate(bad, "filtered", tmp / "gate_bad").html_path,
     }
     (tmp / "plot.png").write_bytes(_png_bytes())
-    page = htmlpage.document("o3v page", "<h1>curve</h1><img src='plot.png' alt='curve'>", css="body{margin:2em;font-family:serif;color:#223}")
+    page = htmlpage.document(
+        "o3v page",
+        "<h1>curve</h1><img src='plot.png' alt='curve'>",
+        css="body{margin:2em;font-family:serif;color:#223}",
+    )
     (tmp / "page.html").write_text(htmlpage.self_contained(page, tmp))
     out["htmlpage"] = tmp / "page.html"
     return out
