@@ -35,6 +35,8 @@ from typing import Any
 from o3v.curate.config import ConfigError, OpenAIConfig
 
 log = logging.getLogger(__name__)
+# the openai client's transport logs every request at INFO; o3v logs retries and failures itself
+logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 RETRIED = frozenset({408, 409, 429}) | frozenset(range(500, 600))  # statuses the `openai` client retries
 
