@@ -46,13 +46,14 @@ STAGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("train", (
         ("sft", "o3v sft --data out/curated/check --out out/sft --base-model out/tiny"),
         ("gspo", "o3v gspo --data out/curated/check --out out/gspo --base-model out/sft"),
-        ("reward", "o3v reward --records out/synth/STGR-RL.json --completions out/completions.jsonl "
+        ("trainjob", "o3v trainjob sft --data out/curated/check --out out/sft --num-nodes 2 --dry-run"),
+        ("reward", "o3v reward --records out/synth/stgr/STGR-RL.json --completions out/completions.jsonl "
                    "--frame-size 420 224"),
     )),
     ("evaluate and use", (
         ("eval", "o3v eval run --model out/gspo --benchmark vstar "
                  "--annotations out/synth/benchmarks/vstar/V_STaR_test.json --out out/eval --report"),
-        ("infer", "o3v infer --model out/gspo --video out/synth/videos/v000.mp4 "
+        ("infer", "o3v infer --model out/gspo --video out/synth/videos/vid_000.mp4 "
                   "--question 'Where is the red circle?'"),
         ("parse", "o3v parse completion.txt"),
     )),

@@ -8,6 +8,7 @@ o3v reward --records STGR-RL.json --completions C.jsonl --frame-size 420 224 [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -41,14 +42,16 @@ def _train(args: argparse.Namespace) -> int:
 
     stage = importlib.import_module(f"o3v.train.{args.command}")
     try:
-        result = stage.run(
-            data_dir=args.data,
-            out_dir=args.out,
-            config=args.config,
-            overrides=_overrides(args),
-            base_model=args.base_model,
-            resume=args.resume,
-        )
+        # the trainer's own prints (progress-bar log dicts) go to stderr: stdout carries only the result JSON
+        with contextlib.redirect_stdout(sys.stderr):
+            result = stage.run(
+                data_dir=args.data,
+                out_dir=args.out,
+                config=args.config,
+                overrides=_overrides(args),
+                base_model=args.base_model,
+                resume=args.resume,
+            )
     except _input_errors() as exc:
         print(f"o3v {args.command}: error: {exc}", file=sys.stderr)
         return 2
