@@ -87,8 +87,13 @@ def train_gspo(
     mlpipeline_ui_metadata: Output[Artifact],
     world: Input[Dataset] = None,
     num_nodes: int = 1,
+    rollout_root: str = "",
+    run_id: str = "",
 ):
-    """GSPO with the grounded rewards, starting from the SFT model."""
+    """GSPO with the grounded rewards, starting from the SFT model.
+
+    With `rollouts: vllm_server` it uses the run's vLLM server pod, met at `rollout_root` for `run_id`.
+    """
     from o3v.artifacts.stages import train
 
     train.train(
@@ -106,4 +111,6 @@ def train_gspo(
         extra_inputs={"world": world},
         ui_metadata=mlpipeline_ui_metadata,
         num_nodes=num_nodes,
+        rollout_root=rollout_root,
+        run_id=run_id,
     )

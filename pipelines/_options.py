@@ -52,6 +52,15 @@ def on_gpu(task: PipelineTask, accelerator_type, accelerator_count, *, timeout_s
     return labelled(task)
 
 
+def on_vllm_server(task: PipelineTask, accelerator_type, gpus, *, timeout_s: int) -> PipelineTask:
+    """The GSPO rollout server: a GPU step like training, never cached (it serves, it makes nothing), its pod IP in
+    POD_IP (published for the GSPO step to connect to), no retries (a restart would strand a running GSPO step)."""
+    on_gpu(task, accelerator_type, gpus, timeout_s=timeout_s)
+    task.set_retry(num_retries=0)
+    kubernetes.use_field_path_as_env(task, "POD_IP", "status.podIP")
+    return uncached(task).set_display_name("vLLM rollout server")
+
+
 def with_timeout(task: PipelineTask, stage: str) -> PipelineTask:
     """A deadline for a long CPU stage (annotation calls a teacher for every video)."""
     return kubernetes.set_timeout(task, TIMEOUTS_S[stage])

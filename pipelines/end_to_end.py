@@ -19,13 +19,14 @@ from kfp import dsl
 from kfp.dsl import Dataset
 
 from components import _platform as platform
-from components import control, data, evaluate, train
+from components import control, data, evaluate, rollouts, train
 from pipelines._options import (
     CHECKPOINT_MOUNT,
     TIMEOUTS_S,
     labelled,
     on_cpu,
     on_gpu,
+    on_vllm_server,
     uncached,
     with_checkpoints,
     with_teacher_secret,
@@ -86,8 +87,14 @@ def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
     gated = {} if gate is None else {"gate": gate}
     sft = train.train_sft(start=start, config=p["sft_config"], overrides=p["sft_overrides"], **gated, **common)
     with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT"))
+    server = {"rollout_root": p["store_uri"], "run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER}
+    with dsl.If(p["vllm_server_gpus"] > 0, name="vllm-server"):  # GSPO `rollouts: vllm_server` (its own pod)
+        srv = rollouts.vllm_server(
+            model=sft.outputs["model"], gpus=p["vllm_server_gpus"], hardware=hardware_of(p), **server
+        )
+        on_vllm_server(srv, p["accelerator_type"], p["vllm_server_gpus"], timeout_s=TIMEOUTS_S["gspo"])
     gspo = train.train_gspo(
-        start=sft.outputs["model"], config=p["gspo_config"], overrides=p["gspo_overrides"], **common
+        start=sft.outputs["model"], config=p["gspo_config"], overrides=p["gspo_overrides"], **server, **common
     )
     with_checkpoints(on_gpu(gspo, *accel, timeout_s=TIMEOUTS_S["gspo"]).set_display_name("GSPO"))
     return sft, gspo
@@ -179,6 +186,7 @@ def o3v_pipeline(
     accelerator_type: str = GPU_RESOURCE,
     accelerator_count: int = 1,
     num_nodes: int = 1,
+    vllm_server_gpus: int = 0,
 ):
     params = dict(locals())  # every parameter by name, before any task is created
     world = on_cpu(data.synth_world(videos=videos, seed=synth_seed, faults=faults)).set_display_name("synth world")
@@ -208,6 +216,7 @@ def o3v_manifest_pipeline(
     accelerator_type: str = GPU_RESOURCE,
     accelerator_count: int = 1,
     num_nodes: int = 1,
+    vllm_server_gpus: int = 0,
 ):
     params = dict(locals())
     source = dsl.importer(artifact_uri=manifest_uri, artifact_class=Dataset, reimport=False)

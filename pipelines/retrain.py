@@ -43,6 +43,7 @@ def retrain_pipeline(
     accelerator_type: str = GPU_RESOURCE,
     accelerator_count: int = 1,
     num_nodes: int = 1,
+    vllm_server_gpus: int = 0,
 ):
     p = dict(locals())  # every parameter by name, before any task is created
     fetched = uncached(on_cpu(control.fetch_dataset(ref=dataset_ref, store_uri=store_uri)))

@@ -15,7 +15,7 @@ from components import _image, _platform
 from pipelines import compile as compile_mod
 
 PIPELINES = sorted(compile_mod.all_pipelines())
-GPU_EXECUTORS = {"exec-train-sft", "exec-train-gspo", "exec-evaluate-benchmark"}
+GPU_EXECUTORS = {"exec-train-sft", "exec-train-gspo", "exec-evaluate-benchmark", "exec-vllm-server"}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,7 @@ def test_gpu_stages_request_accelerators_on_the_gpu_pool(compiled: dict[str, Pat
         # (accelerator_count in one pod, 0 when num_nodes > 1 makes it launch a TrainJob)
         launcher = exec_name.startswith("exec-train-") and "rerun" not in name
         count = "step-gpus-Output" if launcher else "accelerator_count"
+        count = "vllm_server_gpus" if exec_name == "exec-vllm-server" else count
         assert "accelerator_type" in accel["resourceType"] and count in accel["resourceCount"], exec_name
         cfg = k8s[exec_name]
         assert cfg["nodeSelector"]["labels"] == {_platform.GPU_NODE_LABEL: _platform.GPU_ACCELERATOR}

@@ -122,3 +122,29 @@ def test_the_sft_step_submits_a_trainjob_when_num_nodes_is_above_one(tmp_path, m
     launch = pv.read_local(model_dir).config["launch"]
     assert launch == {"launcher": "trainjob", "backend": "kubernetes", "num_nodes": 2, "gpus_per_node": 8,
                       "runtime": trainjob.RUNTIME, "trainjob": job["metadata"]["name"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TRAINING_PIPELINES)
+def test_vllm_server_pod_runs_beside_gspo_when_asked(specs, name):
+    spec = specs[name]
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["vllm_server_gpus"]["defaultValue"] == 0, "no server pod unless a run asks for one"
+    tasks = _tasks(spec["root"], spec["components"])
+    server, gspo = tasks["vllm-server"], tasks["train-gspo"]
+    # the server serves the SFT model GSPO starts from, and both meet at the same place for this run
+    assert server["inputs"]["artifacts"]["model"]["componentInputArtifact"] == "pipelinechannel--train-sft-model"
+    assert gspo["inputs"]["artifacts"]["start"]["taskOutputArtifact"]["producerTask"] == "train-sft"
+    for key in ("rollout_root", "run_id"):  # the same source (a condition group renames pipeline parameters)
+        same = [json.dumps(t["inputs"]["parameters"][key]).replace("pipelinechannel--", "") for t in (server, gspo)]
+        assert same[0] == same[1], key
+    assert server["inputs"]["parameters"]["run_id"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"
+    assert "vllm-server" not in json.dumps(gspo.get("dependentTasks", [])), "GSPO must not wait for the server"
+    conditions = [t["triggerPolicy"]["condition"] for t in tasks.values() if "triggerPolicy" in t]
+    assert any("vllm_server_gpus" in c and "> 0" in c for c in conditions), conditions
+    resources = spec["deploymentSpec"]["executors"]["exec-vllm-server"]["container"]["resources"]["accelerator"]
+    assert "vllm_server_gpus" in resources["resourceCount"]
+    assert (
+        spec["deploymentSpec"]["executors"]["exec-vllm-server"]["container"]["image"]
+        .split("/")[-1]
+        .startswith("o3v-cuda:")
+    )

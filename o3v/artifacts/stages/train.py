@@ -10,6 +10,7 @@ the finished model is then copied (without `checkpoints/`) into the task's outpu
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import html
 import json
@@ -131,6 +132,8 @@ def train(
     ui_metadata: ArtifactLike | None = None,
     num_nodes: int = 1,
     launcher: str = "auto",
+    rollout_root: str = "",
+    run_id: str = "",
 ) -> dict[str, Any]:
     """Run `o3v.train.<stage>.run` resumably and publish its model folder, metrics and curves.
 
@@ -138,15 +141,17 @@ def train(
     output `mlpipeline_ui_metadata`) points the Kubeflow Pipelines UI's TensorBoard viewer at them.
     With `num_nodes` > 1 (or `launcher` "trainjob" / "local-trainjob") the same entry point runs as a Kubeflow
     Trainer TrainJob (o3v.train.trainjob) and this step follows it; outputs and provenance are the same.
+    GSPO with `rollouts: vllm_server` claims the run's vLLM server pod (`rollout_root` + `run_id`, vllm_server.py).
     """
     import importlib
 
-    from o3v.train import trainjob
+    from o3v.train import trainjob, vllm_server
 
     run = importlib.import_module(f"o3v.train.{stage}").run
     overrides = train_overrides(overrides, knobs)
     inputs = {"dataset": dataset, "base_model": start}
     backend = trainjob.backend_for(num_nodes, launcher)
+    server = vllm_server.rendezvous(rollout_root, run_id) if rollout_root and run_id else ""
     gpus = int(typed_knobs(hardware).get("accelerator_count", 0) or 0)
     t0 = time.perf_counter()
     if backend is not None:
@@ -154,7 +159,9 @@ def train(
         work = f"{root}/{work_dir('', stage, inputs, config, overrides).as_posix()}"
         job = trainjob.Launch(stage, dataset.path, work, config, overrides, model_source(start), num_nodes=num_nodes,
                               gpus_per_node=gpus)  # fmt: skip
-        result, launch, resume = trainjob.train_stage(job, backend, model.path)
+        with vllm_server.for_run(stage, config, overrides, server) as run_overrides:
+            job = dataclasses.replace(job, overrides=run_overrides)
+            result, launch, resume = trainjob.train_stage(job, backend, model.path)
         settings = {"config": config, "overrides": overrides, "resumed": resume, "hardware": typed_knobs(hardware),
                     "launch": launch}  # fmt: skip
         return _publish(stage, result, model, metrics, curves, ui_metadata, inputs, extra_inputs, settings, t0)
@@ -170,7 +177,8 @@ def train(
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        result = run(dataset.path, work, config, overrides, model_source(start), resume)
+        with vllm_server.for_run(stage, config, overrides, server) as run_overrides:
+            result = run(dataset.path, work, config, run_overrides, model_source(start), resume)
         shutil.copytree(work, model.path, ignore=shutil.ignore_patterns("checkpoints"), dirs_exist_ok=True)
     finally:
         if scratch:
