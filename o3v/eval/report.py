@@ -4,7 +4,7 @@
 
 For every benchmark result folder (written by `o3v.eval.runner.evaluate`) the page shows the headline metrics
 beside the paper's numbers (benchmarks.md §8), beside **every** constant baseline, with a verdict that counts a
-score as a gain only when it clears the best baseline by two standard errors; for the synthetic benchmark the
+score as a gain only when the 95% interval of its gap to the best baseline excludes 0; for every benchmark the
 blind-frame ablation (the same questions asked with another clip's frames); and an evidence gallery (frames with
 ground-truth boxes in green and predicted boxes in red, timelines of predicted vs ground-truth spans).
 
@@ -64,8 +64,17 @@ def standard_error(p: float, q: float, n: int) -> float:
     return math.sqrt((max(p * (1 - p), 0.0) + max(q * (1 - q), 0.0)) / n)
 
 
+Z95 = 1.96  # two-sided 95% normal quantile
+
+
+def interval(delta: float, se: float) -> list[float]:
+    """The 95% interval of a difference with standard error `se` (conservative: `se` is an upper bound)."""
+    return [delta - Z95 * se, delta + Z95 * se]
+
+
 def compare(value: float | None, baselines: dict[str, float], n: int, *, lower_is_better: bool = False) -> dict:
-    """Best baseline, the gap to it, and the verdict: a gain counts only beyond two standard errors."""
+    """Best baseline, the gap to it with its 95% interval, and the verdict: a gain counts only when the interval
+    excludes 0 ("above baseline"), a loss only when it lies wholly below 0."""
     if value is None:
         return {"verdict": "not scored"}
     if not baselines:
@@ -73,8 +82,25 @@ def compare(value: float | None, baselines: dict[str, float], n: int, *, lower_i
     name, best = max(baselines.items(), key=lambda kv: -kv[1] if lower_is_better else kv[1])
     delta = (best - value) if lower_is_better else (value - best)
     se = standard_error(value, best, n)
-    verdict = "above baseline" if delta > 2 * se else "below baseline" if delta < -2 * se else "at baseline"
-    return {"best_baseline": name, "baseline_value": best, "delta": delta, "se": se, "verdict": verdict}
+    lo, hi = interval(delta, se)
+    verdict = "above baseline" if lo > 0 else "below baseline" if hi < 0 else "at baseline"
+    return {"best_baseline": name, "baseline_value": best, "delta": delta, "se": se, "ci95": [lo, hi],
+            "verdict": verdict}  # fmt: skip
+
+
+def grounded_verdict(row: dict) -> str:
+    """Plain words for a headline row: does it clear the best constant *and* its own blind-frame run?"""
+    above_const = row.get("verdict") == "above baseline"
+    blind = row.get("blind")
+    if blind is None:
+        return "above the constant baselines (no blind run)" if above_const else "not above the constant baselines"
+    if above_const and blind["uses_frames"]:
+        return "above constant and blind"
+    if above_const:
+        return "above constant, not above blind"
+    if blind["uses_frames"]:
+        return "above blind, not above constant"
+    return "not above constant or blind"
 
 
 def paper_values(benchmark: str, column: str | None) -> dict[str, float | None]:
@@ -115,7 +141,9 @@ def headline_rows(result: dict) -> list[dict]:
             delta = value - blind_value
             n_blind = int(value_at(blind, spec["n"]) or 0) if spec.get("n") else int(result["blind_frame"]["n"] or 0)
             se = standard_error(value, blind_value, n_blind)
-            row["blind"] = {"value": blind_value, "delta": delta, "se": se, "uses_frames": delta > 2 * se}
+            lo, hi = interval(delta, se)
+            row["blind"] = {"value": blind_value, "delta": delta, "se": se, "ci95": [lo, hi], "uses_frames": lo > 0}
+        row["grounded"] = grounded_verdict(row)
         rows.append(row)
     return rows
 
@@ -216,9 +244,9 @@ def _pct(v: float | None) -> str:
 
 def _table(rows: list[dict], with_blind: bool) -> str:
     head = (
-        "<tr><th class=l>metric</th><th>model</th><th class=l>constant baselines</th><th>gap to best</th>"
+        "<tr><th class=l>metric</th><th>model</th><th class=l>constant baselines</th><th>gap to best [95%]</th>"
         "<th class=l>verdict</th>"
-        + ("<th>blind frames</th><th class=l>uses the frames?</th>" if with_blind else "")
+        + ("<th>blind frames</th><th>gap to blind [95%]</th><th class=l>uses the frames?</th>" if with_blind else "")
         + "".join(f"<th>paper: {m}</th>" for m in PAPER_MODELS)
         + "</tr>"
     )
@@ -227,7 +255,9 @@ def _table(rows: list[dict], with_blind: bool) -> str:
         bases = ", ".join(f"{html.escape(k)} {_pct(v)}" for k, v in r["baselines"].items()) or "none"
         verdict = r.get("verdict", "")
         cls = {"above baseline": "above", "below baseline": "below", "at baseline": "at"}.get(verdict, "muted")
-        gap = f"{100 * r['delta']:+.1f} ± {200 * r['se']:.1f}" if "delta" in r else "–"
+        gap = (
+            f"{100 * r['delta']:+.1f} [{100 * r['ci95'][0]:+.1f}, {100 * r['ci95'][1]:+.1f}]" if "delta" in r else "–"
+        )
         cells = [
             f"<td class=l>{html.escape(r['label'])}</td>",
             f"<td>{_pct(r['value'])}</td>",
@@ -238,6 +268,10 @@ def _table(rows: list[dict], with_blind: bool) -> str:
         if with_blind:
             b = r.get("blind")
             cells.append(f"<td>{_pct(b['value']) if b else '–'}</td>")
+            ci = b["ci95"] if b else None
+            cells.append(
+                f"<td>{100 * b['delta']:+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]</td>" if b else "<td>–</td>"
+            )
             uses = ("yes" if b["uses_frames"] else "no: same score without its own frames") if b else "–"
             cells.append(f"<td class='l {'above' if b and b['uses_frames'] else 'at'}'>{uses}</td>")
         cells += [f"<td>{'–' if v is None else f'{v:.1f}'}</td>" for v in (r["paper"].get(m) for m in PAPER_MODELS)]
@@ -257,8 +291,8 @@ def _banner(all_rows: dict[str, list[dict]]) -> str:
     ]
     if not gains:
         return (
-            "<div class='banner warn'><b>At baseline.</b> No score clears its best constant baseline by two "
-            "standard errors: this model does not (yet) answer better than a constant that ignores the video. "
+            "<div class='banner warn'><b>At baseline.</b> No score clears its best constant baseline with a 95% "
+            "interval above 0: this model does not (yet) answer better than a constant that ignores the video. "
             "Treat every number below as a check of the mechanics, not of video understanding.</div>"
         )
     text = "; ".join(f"{html.escape(b)}: {html.escape(label)}" for b, label in gains)
@@ -277,7 +311,8 @@ def render_html(results: list[tuple[Path, dict]], galleries: dict[str, list[dict
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
         f"<div class=muted>generated {time.strftime('%Y-%m-%d %H:%M:%S')} · values in percent "
-        "(metrics.json stores fractions) · gap = model − best baseline ± 2 standard errors (upper bound)</div>",
+        "(metrics.json stores fractions) · gap = model − best baseline [95% interval, from an upper bound on the "
+        "standard error] · a gain counts only when its interval excludes 0</div>",
         _banner(all_rows),
     ]
     for rdir, res in results:

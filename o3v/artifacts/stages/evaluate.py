@@ -152,6 +152,14 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
+def _gap(row: Mapping[str, Any]) -> str:
+    """`+0.123 [+0.05, +0.19]`, or – without a comparison."""
+    if "delta" not in row or "ci95" not in row:
+        return "–"
+    lo, hi = row["ci95"]
+    return f"{row['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
 def run_summary(
     stages: Mapping[str, Mapping[str, Any]], verdicts: Mapping[str, list], where: Mapping[str, str]
 ) -> str:
@@ -192,14 +200,19 @@ def run_summary(
             loss = f"{_fmt(t.get('loss_first'))} → {_fmt(t.get('loss_last'))}"
             reward = f"{_fmt(t.get('reward_first'))} → {_fmt(t.get('reward_last'))}" if "reward_first" in t else "–"
             lines.append(f"| {name} | {_fmt(t.get('global_step'))} | {loss} | {reward} |")
-    lines += ["", "## Evaluation beside constant baselines", "",
-              "| benchmark | metric | model | best constant baseline | verdict |",
-              "|---|---|---:|---|---|"]  # fmt: skip
+    lines += ["", "## Evaluation beside constant baselines and the blind-frame run", "",
+              "Gaps: model minus baseline with their 95% interval; a gain counts only when the interval excludes 0.",
+              "", "| benchmark | metric | model | best constant | gap [95%] | blind | gap to blind [95%] | verdict |",
+              "|---|---|---:|---|---|---:|---|---|"]  # fmt: skip
     for bench, rows in sorted(verdicts.items()):
         for row in rows:
             best = row.get("best_baseline")
             base = f"{best} = {_fmt(row.get('baseline_value'))}" if best else "–"
-            value = _fmt(row.get("value"))
-            lines.append(f"| {bench} | {row.get('metric')} | {value} | {base} | {row.get('verdict')} |")
+            blind = row.get("blind") or {}
+            lines.append(
+                f"| {bench} | {row.get('metric')} | {_fmt(row.get('value'))} | {base} | {_gap(row)} | "
+                f"{_fmt(blind.get('value')) if blind else '–'} | {_gap(blind)} | "
+                f"{row.get('grounded', row.get('verdict'))} |"
+            )
     lines += ["", "## Where", ""] + [f"- {k}: `{v}`" for k, v in where.items()]
     return "\n".join(lines) + "\n"

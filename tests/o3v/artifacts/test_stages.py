@@ -219,7 +219,11 @@ def test_run_summary_table() -> None:
                 "value": 0.1,
                 "best_baseline": "best_constant_span",
                 "baseline_value": 0.55,
+                "delta": -0.45,
+                "ci95": [-0.5, -0.4],
                 "verdict": "below baseline",
+                "blind": {"value": 0.05, "delta": 0.05, "ci95": [-0.01, 0.11], "uses_frames": False},
+                "grounded": "not above constant or blind",
             }
         ]
     }
@@ -227,7 +231,10 @@ def test_run_summary_table() -> None:
     assert "| filter | 10 | 8 | 2 |" in text and "| check | not run | not run | not run |" in text
     assert "| raw | passed | 17/17 |" in text and "| filtered | not run | – |" in text
     assert "| sft | 60 | 9.5 → 2.25 | – |" in text and "| gspo | 60 | 0 → 0 | 1.5 → 2 |" in text
-    assert "| tvgbench | miou | 0.1 | best_constant_span = 0.55 | below baseline |" in text
+    assert (
+        "| tvgbench | miou | 0.1 | best_constant_span = 0.55 | -0.450 [-0.500, -0.400] | 0.05 | "
+        "+0.050 [-0.010, +0.110] | not above constant or blind |" in text
+    )
     assert text.rstrip().endswith("- report: `/r/report`")
     eval_only = ev.run_summary({}, verdicts, {})
     assert "## Curation" not in eval_only and "## Training" not in eval_only and "| tvgbench | miou |" in eval_only

@@ -54,3 +54,24 @@ def test_headline_rows_carry_paper_numbers_and_blind_deltas():
     assert rows["temporal_miou"]["verdict"] == "below baseline" and not rows["temporal_miou"]["blind"]["uses_frames"]
     vstar = headline_rows({"benchmark": "vstar", "n_scored": 1, "metrics": {"mam": 0.2}, "baselines": {}})
     assert vstar[0]["paper"] == {"Open-o3 Video": 33.7, "Qwen2.5-VL-7B": 19.3}
+
+
+def test_verdict_is_the_95_interval_excluding_zero():
+    """The gap's interval is delta +- 1.96 se; "above" exactly when its lower end is above 0."""
+    n = 200
+    se = standard_error(0.5, 0.4, n)
+    just_above = compare(0.4 + 1.97 * se, {"c": 0.4}, n)
+    just_inside = compare(0.4 + 1.90 * se, {"c": 0.4}, n)
+    lo, hi = just_above["ci95"]
+    assert lo > 0 and hi > lo and just_above["verdict"] == "above baseline"
+    assert just_inside["ci95"][0] < 0 and just_inside["verdict"] == "at baseline"
+
+
+def test_grounded_verdict_needs_both_the_constant_and_the_blind_run():
+    from o3v.eval.report import grounded_verdict
+
+    blind_yes, blind_no = {"uses_frames": True}, {"uses_frames": False}
+    assert grounded_verdict({"verdict": "above baseline", "blind": blind_yes}) == "above constant and blind"
+    assert grounded_verdict({"verdict": "above baseline", "blind": blind_no}) == "above constant, not above blind"
+    assert grounded_verdict({"verdict": "at baseline", "blind": blind_yes}) == "above blind, not above constant"
+    assert grounded_verdict({"verdict": "at baseline", "blind": blind_no}) == "not above constant or blind"
