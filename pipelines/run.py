@@ -10,6 +10,9 @@ Locally: `kfp.local.init(SubprocessRunner(use_venv=False), pipeline_root=local_o
 second run reuse every deterministic step. Training checkpoints go to `local_outputs/checkpoints` and store
 versions to `artifacts/` (file://), so a killed run resumes where it stopped. The run ends with the summary
 the report step wrote (counts, gates, losses/rewards, metrics beside baselines) and a per-task time table.
+While it runs, the console shows one line per task start and end (status, wall time, its log file under
+`<run folder>/logs/`), progress of long steps, and a failed task's log tail (pipelines/console.py);
+`--verbose` or O3V_VERBOSE=1 also prints kfp's full output.
 """
 
 import argparse
@@ -17,21 +20,18 @@ import hashlib
 import json
 import logging
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from pipelines.compile import all_pipelines, compile_pipeline
+from pipelines.console import TaskClock, TaskRouter, verbose_from_env
 from pipelines.stages import RERUNS
 
 ROOT = Path("local_outputs")
 STORE = Path("artifacts")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_TASK = re.compile(r"Task '?([\w.-]+)'?(?: finished with status (\w+)| cache hit \(key=([0-9a-f]+)\))")
-_START = re.compile(r"Executing task '?([\w.-]+)'?")
-_PIPELINE = re.compile(r"Pipeline '([\w.-]+)' finished with status (\w+)")
 
 
 @dataclass
@@ -43,6 +43,7 @@ class RunResult:
     wall_s: float
     tasks: dict[str, dict] = field(default_factory=dict)  # name -> {"seconds", "status", "cached", "cache_key"}
     root: Path | None = None
+    log_dir: Path | None = None  # each task's whole output: <log_dir>/<task>.log, kfp's own lines: run.log
 
     def output(self, task: str, key: str) -> Path | None:
         """Where output `key` of `task` is: in this run's folder, or, for a cache hit, where the cached run
@@ -54,48 +55,6 @@ class RunResult:
                 return Path(uri) if uri else None
         path = self.run_dir / task / key if self.run_dir else None
         return path if path is not None and path.exists() else None
-
-
-class _TaskClock(logging.Filter):
-    """Times each task from kfp.local's own log lines ("Executing task", "finished", "cache hit").
-
-    A filter on the root logger survives the handler swaps kfp.local does for every task.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started: dict[tuple[str, int], float] = {}
-        self.tasks: dict[str, dict] = {}
-        self.pipeline_status = "UNKNOWN"
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = _ANSI.sub("", record.getMessage())
-        now = record.created
-        # ParallelFor iterations run on their own threads: a task's start and end share the thread id.
-        if m := _START.search(msg):
-            self.started[(m[1], record.thread)] = now
-        elif m := _PIPELINE.search(msg):
-            self.pipeline_status = m[2]
-        elif m := _TASK.search(msg):
-            name, status = m[1], m[2] or "CACHED"
-            start = self.started.pop((name, record.thread), now)
-            self.tasks[_unique(self.tasks, name)] = {
-                "seconds": now - start,
-                "status": status,
-                "cached": status == "CACHED",
-                "cache_key": m[3],
-            }
-        return True
-
-
-def _unique(seen: dict, name: str) -> str:
-    """ParallelFor runs the same task name several times: number the repeats."""
-    if name not in seen:
-        return name
-    i = 2
-    while f"{name}#{i}" in seen:
-        i += 1
-    return f"{name}#{i}"
 
 
 def parse_sets(pairs: list[str]) -> dict:
@@ -150,8 +109,22 @@ def for_local_run(pipeline, code: str):
     return local_copy
 
 
-def run_local(pipeline, params: dict, root: Path = ROOT, cache: bool = True) -> RunResult:
-    """Run a pipeline with kfp.local in this process; returns where it ran and how long each task took."""
+def run_local(
+    pipeline,
+    params: dict,
+    root: Path = ROOT,
+    cache: bool = True,
+    *,
+    verbose: bool | None = None,
+    console: TextIO | None = None,
+) -> RunResult:
+    """Run a pipeline with kfp.local in this process; returns where it ran and how long each task took.
+
+    The console (default: this process's stdout) gets one line per task start and end (status, wall time,
+    log file), progress of long steps, and a failed task's log tail; every task's whole output goes to
+    `<run folder>/logs/<task>.log` (pipelines/console.py). `verbose` (default: O3V_VERBOSE) also copies
+    kfp's full output to the console.
+    """
     from kfp import local
 
     pipeline = for_local_run(pipeline, code_fingerprint())
@@ -163,20 +136,35 @@ def run_local(pipeline, params: dict, root: Path = ROOT, cache: bool = True) -> 
         enable_caching=cache,
         raise_on_error=False,
     )
-    clock = _TaskClock()
+
+    def run_dir() -> Path | None:
+        new = sorted(set(root.glob(f"{pipeline.name}-*")) - before)
+        return new[-1] if new else None
+
+    console = console or sys.stdout
+    staging = root / ".logs" / f"{pipeline.name}-{os.getpid()}-{time.time_ns()}"
+    router = TaskRouter(console, staging, run_dir, verbose_from_env() if verbose is None else verbose)
+    clock = TaskClock(router.start, router.end)
     rootlog = logging.getLogger()
     level = rootlog.level
     rootlog.addFilter(clock)
     rootlog.setLevel(logging.INFO)  # cache-hit lines are INFO on the root logger
+    router.say(f"running {pipeline.name} locally; each task's log goes to <run folder>/logs/ (O3V_VERBOSE=1: all)")
     t0 = time.perf_counter()
+    # kfp prints task output and its own lines to sys.stdout; its warnings (settings a local run ignores) and
+    # stray log lines go to sys.stderr: both go to the logs for the run.
+    streams, sys.stdout, sys.stderr = (sys.stdout, sys.stderr), router, router
     try:
         pipeline(**params)
     finally:
+        sys.stdout, sys.stderr = streams
         rootlog.removeFilter(clock)
         rootlog.setLevel(level)
+        router.close_logs()
     wall = time.perf_counter() - t0
-    new = sorted(set(root.glob(f"{pipeline.name}-*")) - before)
-    return RunResult(new[-1] if new else None, clock.pipeline_status, wall, clock.tasks, root)
+    result = RunResult(run_dir(), clock.pipeline_status, wall, clock.tasks, root)
+    result.log_dir = router.log_dir
+    return result
 
 
 def latest_local(root: Path, task: str, key: str) -> Path | None:
@@ -226,6 +214,8 @@ def summary_text(result: RunResult, store: Path) -> str:
         out.append(f"report (HTML): {report}")
     if final := result.output("build-report", "metrics"):
         out.append(f"lineage: o3v lineage {final}")
+    if result.log_dir:
+        out.append(f"task logs: {result.log_dir}")
     out.append(f"store: {store.absolute()}  (o3v artifacts list --store {store.absolute().as_uri()})")
     out.append("\n| task | seconds | status |\n|---|---:|---|")
     out += [f"| {name} | {t['seconds']:.1f} | {t['status']} |" for name, t in result.tasks.items()]
@@ -261,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pipeline parameter")
     parser.add_argument("--root", type=Path, default=ROOT, help="local pipeline root (default local_outputs)")
     parser.add_argument("--no-cache", action="store_true", help="run every step again")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print every task's full output too (default: O3V_VERBOSE)"
+    )
     args = parser.parse_args(argv)
     pipelines = all_pipelines()
     if args.stage:
@@ -282,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         "store_uri": (STORE.absolute()).as_uri(),
     }
     params = {**{k: v for k, v in local_defaults.items() if k in accepted}, **params}
-    result = run_local(pipeline, params, args.root, cache=not args.no_cache)
+    verbose = args.verbose or verbose_from_env()
+    result = run_local(pipeline, params, args.root, cache=not args.no_cache, verbose=verbose)
     # kfp.local swaps builtins.print for an indenting one while tasks run; write to stdout directly.
     sys.stdout.write(summary_text(result, STORE))
     return 0 if result.status == "SUCCESS" else 1

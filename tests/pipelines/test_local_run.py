@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from kfp import components, local
+from tiny_run import tiny_params as _params
 
 from o3v.artifacts import provenance as pv
 from o3v.artifacts.lineage import trace
@@ -22,13 +23,6 @@ from pipelines import run as run_mod
 from pipelines.end_to_end import o3v_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
-# The smallest whole DAG: 3 videos, 2 SFT steps, 1 GSPO step, 1 sample per benchmark.
-TINY = {
-    "videos": 3,
-    "sft_overrides": {"max_steps": 2},
-    "gspo_overrides": {"max_steps": 1},
-    "eval_overrides": {"limit": 1},
-}
 
 
 class LocalArtifact:
@@ -39,19 +33,6 @@ class LocalArtifact:
 
     def log_metric(self, metric: str, value: float) -> None:
         self.metadata[metric] = value
-
-
-def _params(tmp: Path, **extra) -> dict:
-    return {"store_uri": (tmp / "store").as_uri(), "checkpoint_root": str(tmp / "ckpt"), **TINY, **extra}
-
-
-@pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, run_mod.RunResult, run_mod.RunResult]:
-    """The tiny whole DAG, run twice in a row with caching on."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    first = run_mod.run_local(o3v_pipeline, _params(tmp), tmp / "root")
-    second = run_mod.run_local(o3v_pipeline, _params(tmp), tmp / "root")
-    return tmp, first, second
 
 
 @pytest.mark.e2e
@@ -211,3 +192,43 @@ def test_make_pipeline_run_completes(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "=== pipeline SUCCESS" in out.stdout and "## Evaluation beside constant baselines" in out.stdout
     print(f"make pipeline-run: {time.time() - t0:.0f}s")
+
+
+@pytest.mark.e2e
+def test_console_is_short_and_names_every_task_log(tiny_runs) -> None:
+    """The default console: a header, one start and one end line per task (with its log file), no kfp dumps."""
+    tmp, first, second = tiny_runs
+    console = (tmp / "console-first.txt").read_text()
+    lines = console.splitlines()
+    executed = [n for n, t in first.tasks.items() if not t["cached"]]
+    progress = [line for line in lines if "]   ...   " in line]  # time-based: more on a slower machine
+    assert len(lines) - len(progress) == 1 + 2 * len(executed), console  # header, start + end per task
+    assert len(progress) <= 3 * len(executed), console
+    assert "Streamed logs" not in console and "outputs:" not in console and "metadata=" not in console
+    assert first.log_dir == first.run_dir / "logs"
+    for name in executed:
+        log = first.log_dir / f"{name.replace('#', '-')}.log"
+        assert log.is_file() and log.stat().st_size > 0, name
+        assert f"log: {log}" in console or f"log: {log.relative_to(Path.cwd())}" in console
+    # the whole kfp output is in the files: the executing line, the streamed subprocess output, the outputs
+    sft = (first.log_dir / "train-sft.log").read_text()
+    assert "Executing task" in sft and "step 2/2" in sft and "outputs:" in sft
+    assert (first.log_dir / "run.log").is_file() and not list((first.root / ".logs").glob("*/*"))
+    assert second.log_dir == second.run_dir / "logs"
+
+
+def test_a_failed_task_prints_its_log_tail_and_path(tmp_path: Path) -> None:
+    """A task that fails: its end line says FAILED and names the log; the tail of the log follows."""
+    import io
+
+    from boom_pipeline import boom_pipeline
+
+    console = io.StringIO()
+    result = run_mod.run_local(boom_pipeline, {}, tmp_path / "root", cache=False, verbose=False, console=console)
+    text = console.getvalue()
+    assert result.status == "FAILURE"
+    log = result.log_dir / "boom.log"
+    assert log.is_file() and "line 0" in log.read_text() and "boom: something broke" in log.read_text()
+    assert "FAILED  boom  FAILURE" in text and "boom: something broke" in text
+    assert "line 0\n" not in text  # only the tail is shown
+    assert f"whole log: {log}" in text
