@@ -35,6 +35,10 @@ class O3VFields:
     on_missing_video: str = field(default="error", metadata={"help": "error | skip (skipped records -> rejects)"})
     max_records: int | None = field(default=None, metadata={"help": "use only the first N records (smoke runs)"})
     tasks: list[str] | None = field(default=None, metadata={"help": "train only on these task types (None: all six)"})
+    local_processes: int = field(
+        default=1,
+        metadata={"help": "training processes on this node (o3v.train.launch: torchrun + DDP); tiny CPU: 1 per core"},
+    )
     sample_order: str = field(
         default="random",
         metadata={"help": "SFT: random (trainer shuffle) | grouped (seeded length-grouped batches, less padding)"},

@@ -116,7 +116,15 @@ def run(
     base_model: str | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
-    """Train GSPO on a dataset directory from `base_model` (the SFT output); returns metrics.json's content."""
+    """Train GSPO on a dataset directory from `base_model` (the SFT output); returns metrics.json's content.
+
+    With `local_processes` > 1 (and not already under a launcher) the run restarts itself under torchrun.
+    """
+    from o3v.train import launch
+
+    processes = launch.local_processes("gspo", config, overrides)
+    if processes > 1 and not launch.under_launcher():
+        return launch.relaunch("gspo", data_dir, out_dir, config, overrides, base_model, resume, processes)
     trainer, ctx = build_trainer(data_dir, out_dir, config, overrides, base_model, resume)
     terms = [f"rewards/{name}/mean" for name in trainer.args.rewards]
     return train_and_finalize(

@@ -76,7 +76,15 @@ def run(
     base_model: str | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
-    """Train SFT on a dataset directory and write the model folder into `out_dir`; returns metrics.json's content."""
+    """Train SFT on a dataset directory and write the model folder into `out_dir`; returns metrics.json's content.
+
+    With `local_processes` > 1 (and not already under a launcher) the run restarts itself under torchrun.
+    """
+    from o3v.train import launch
+
+    processes = launch.local_processes("sft", config, overrides)
+    if processes > 1 and not launch.under_launcher():
+        return launch.relaunch("sft", data_dir, out_dir, config, overrides, base_model, resume, processes)
     trainer, ctx = build_trainer(data_dir, out_dir, config, overrides, base_model, resume)
     return train_and_finalize(
         trainer,
