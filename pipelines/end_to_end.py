@@ -38,6 +38,7 @@ DEFAULT_BENCHMARKS = [
     {"name": "vstar", "annotations": "benchmarks/vstar/V_STaR_test.json"},
     {"name": "tvgbench", "annotations": "benchmarks/tvgbench/tvgbench.json"},
     {"name": "videomme", "annotations": "benchmarks/videomme/videomme/test-00000-of-00001.parquet"},
+    {"name": "synthetic", "annotations": "benchmarks/synthetic/records.jsonl"},
 ]
 GPU_RESOURCE = "nvidia.com/gpu"
 KNOBS = ("seed", "fps", "max_frames", "min_pixels", "max_pixels")
@@ -86,7 +87,7 @@ def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
     }
     gated = {} if gate is None else {"gate": gate}
     sft = train.train_sft(start=start, config=p["sft_config"], overrides=p["sft_overrides"], **gated, **common)
-    with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT"))
+    with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT")).after(gpus)
     server = {"rollout_root": p["store_uri"], "run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER}
     with dsl.If(p["vllm_server_gpus"] > 0, name="vllm-server"):  # GSPO `rollouts: vllm_server` (its own pod)
         srv = rollouts.vllm_server(
@@ -96,7 +97,7 @@ def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
     gspo = train.train_gspo(
         start=sft.outputs["model"], config=p["gspo_config"], overrides=p["gspo_overrides"], **server, **common
     )
-    with_checkpoints(on_gpu(gspo, *accel, timeout_s=TIMEOUTS_S["gspo"]).set_display_name("GSPO"))
+    with_checkpoints(on_gpu(gspo, *accel, timeout_s=TIMEOUTS_S["gspo"]).set_display_name("GSPO")).after(gpus)
     return sft, gspo
 
 
@@ -164,11 +165,11 @@ def curate_train_evaluate(source, benchmark_root, p: dict) -> None:
 # parameters from its signature, and the UI shows them with these defaults.
 @dsl.pipeline(name="o3v", description="Open-o3 Video on the synthetic world: curate, gate, SFT, GSPO, eval, report.")
 def o3v_pipeline(
-    videos: int = 8,
+    videos: int = 680,
     synth_seed: int = 0,
     faults: float = 0.2,
     curate_config: dict = {},  # noqa: B006 - KFP parameter defaults are literals
-    model: str = "tiny-qwen2.5-vl",
+    model: str = "tiny-qwen3-vl",
     sft_config: str = "tiny-cpu",
     sft_overrides: dict = {},  # noqa: B006
     gspo_config: str = "tiny-cpu",
@@ -198,7 +199,7 @@ def o3v_manifest_pipeline(
     manifest_uri: str,
     benchmark_root_uri: str,
     curate_config: dict = {},  # noqa: B006
-    model: str = "tiny-qwen2.5-vl",
+    model: str = "tiny-qwen3-vl",
     sft_config: str = "tiny-cpu",
     sft_overrides: dict = {},  # noqa: B006
     gspo_config: str = "tiny-cpu",

@@ -26,7 +26,7 @@ from pipelines.end_to_end import (
 def retrain_pipeline(
     dataset_ref: str = "stgr-curated@latest",
     store_uri: str = platform.ARTIFACT_STORE,
-    model: str = "tiny-qwen2.5-vl",
+    model: str = "tiny-qwen3-vl",
     sft_config: str = "tiny-cpu",
     sft_overrides: dict = {},  # noqa: B006 - KFP parameter default
     gspo_config: str = "tiny-cpu",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 TINY = {
     "videos": 3,
-    "sft_overrides": {"max_steps": 2},
+    "sft_overrides": {"max_steps": 2, "local_processes": 1},
     "gspo_overrides": {"max_steps": 1},
     "eval_overrides": {"limit": 1},
 }
