@@ -7,7 +7,7 @@ from components._image import O3V_GPU_IMAGE
 
 
 @dsl.component(base_image=O3V_GPU_IMAGE, install_kfp_package=False)
-def vllm_server(model: Input[Model], rollout_root: str, run_id: str, gpus: int, hardware: dict) -> dict:
+def vllm_server(model: Input[Model], rollout_root: str, gpus: int, hardware: dict) -> dict:
     """Serve `model` with vLLM until this run's GSPO step releases it (readiness and shutdown in the library).
 
     `hardware` is not used by the body: passing it makes KFP 2.17 route the accelerator parameters into the
@@ -15,4 +15,4 @@ def vllm_server(model: Input[Model], rollout_root: str, run_id: str, gpus: int, 
     """
     from o3v.train.vllm_server import serve_model
 
-    return serve_model(model, rollout_root, run_id, gpus=gpus)
+    return serve_model(model, rollout_root, gpus=gpus)

@@ -88,11 +88,10 @@ def train_gspo(
     world: Input[Dataset] = None,
     num_nodes: int = 1,
     rollout_root: str = "",
-    run_id: str = "",
 ):
     """GSPO with the grounded rewards, starting from the SFT model.
 
-    With `rollouts: vllm_server` it uses the run's vLLM server pod, met at `rollout_root` for `run_id`.
+    With `rollouts: vllm_server` it uses the run's vLLM server pod, met under `rollout_root`.
     """
     from o3v.artifacts.stages import train
 
@@ -112,5 +111,4 @@ def train_gspo(
         ui_metadata=mlpipeline_ui_metadata,
         num_nodes=num_nodes,
         rollout_root=rollout_root,
-        run_id=run_id,
     )

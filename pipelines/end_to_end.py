@@ -88,7 +88,7 @@ def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
     gated = {} if gate is None else {"gate": gate}
     sft = train.train_sft(start=start, config=p["sft_config"], overrides=p["sft_overrides"], **gated, **common)
     with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT")).after(gpus)
-    server = {"rollout_root": p["store_uri"], "run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER}
+    server = {"rollout_root": p["store_uri"]}  # both meet under it, keyed by the SFT model (vllm_server.rendezvous)
     with dsl.If(p["vllm_server_gpus"] > 0, name="vllm-server"):  # GSPO `rollouts: vllm_server` (its own pod)
         srv = rollouts.vllm_server(
             model=sft.outputs["model"], gpus=p["vllm_server_gpus"], hardware=hardware_of(p), **server

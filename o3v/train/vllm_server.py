@@ -7,7 +7,7 @@
       wait for `done` (or no claim in time)                       on failure
       SIGTERM the server, then SIGKILL (shutdown)
 
-The two pods meet at a rendezvous location `<root>/vllm-rendezvous/<run id>` (the store bucket on a cluster, a
+The two pods meet at `<root>/vllm-rendezvous/<hash of the SFT model's URI>` (the store bucket on a cluster, a
 folder locally), through the same object backends as the artifact store. The server command is trl's own
 (`trl.scripts.vllm_serve.build_command`: NCCL weight transfer, processed logprobs), so the trainer's
 `VLLMClient` finds the endpoints it expects. vLLM needs a GPU: nothing here starts it on a CPU machine.
@@ -34,15 +34,18 @@ class VLLMServerError(RuntimeError):
     """The server did not come up, died, or was never published; the message says which and where."""
 
 
-def rendezvous(root: str, run_id: str) -> str:
-    """Where the server pod and the GSPO step of one run meet.
+def rendezvous(root: str, model_uri: str) -> str:
+    """Where the server pod and the GSPO step meet: keyed by the URI of the model both start from (the SFT
+    output), not by the run id, so the GSPO step's inputs -- hence its cache key -- stay the same across runs.
 
-    >>> rendezvous("gs://bkt/artifacts/", "run-1")
-    'gs://bkt/artifacts/vllm-rendezvous/run-1'
+    >>> rendezvous("gs://bkt/artifacts/", "gs://bkt/pipeline-root/run/train-sft/model")
+    'gs://bkt/artifacts/vllm-rendezvous/1580059c52d3f3e5'
     """
-    if not root or not run_id:
-        raise ValueError(f"a vLLM rendezvous needs a root and a run id, got {root!r}, {run_id!r}")
-    return f"{root.rstrip('/')}/vllm-rendezvous/{run_id}"
+    if not root or not model_uri:
+        raise ValueError(f"a vLLM rendezvous needs a root and a model URI, got {root!r}, {model_uri!r}")
+    import hashlib
+
+    return f"{root.rstrip('/')}/vllm-rendezvous/{hashlib.sha256(model_uri.encode()).hexdigest()[:16]}"
 
 
 def _store(location: str) -> Any:
@@ -195,11 +198,11 @@ def for_run(stage: str, config: str | dict, overrides: dict[str, Any], location:
         yield {**overrides, "vllm_server_base_url": base_url}
 
 
-def serve_model(model: Any, root: str, run_id: str, *, gpus: int = 1, gpu_memory_utilization: float = 0.9,
+def serve_model(model: Any, root: str, *, gpus: int = 1, gpu_memory_utilization: float = 0.9,
                 max_model_len: int = 0) -> dict[str, Any]:  # fmt: skip
     """The pipeline's server step: serve the model artifact (the SFT model GSPO starts from) for this run."""
     from o3v.artifacts.stages.train import model_source
 
     command = server_command(model_source(model), gpus=gpus, gpu_memory_utilization=gpu_memory_utilization,
                              max_model_len=max_model_len)  # fmt: skip
-    return serve(command, rendezvous(root, run_id))
+    return serve(command, rendezvous(root, model.uri))

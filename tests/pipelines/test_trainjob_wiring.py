@@ -134,10 +134,10 @@ def test_vllm_server_pod_runs_beside_gspo_when_asked(specs, name):
     # the server serves the SFT model GSPO starts from, and both meet at the same place for this run
     assert server["inputs"]["artifacts"]["model"]["componentInputArtifact"] == "pipelinechannel--train-sft-model"
     assert gspo["inputs"]["artifacts"]["start"]["taskOutputArtifact"]["producerTask"] == "train-sft"
-    for key in ("rollout_root", "run_id"):  # the same source (a condition group renames pipeline parameters)
+    for key in ("rollout_root",):  # the same source (a condition group renames pipeline parameters)
         same = [json.dumps(t["inputs"]["parameters"][key]).replace("pipelinechannel--", "") for t in (server, gspo)]
         assert same[0] == same[1], key
-    assert server["inputs"]["parameters"]["run_id"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"
+    assert "pipeline_job" not in json.dumps(gspo["inputs"]), "a per-run input would defeat GSPO's cache"
     assert "vllm-server" not in json.dumps(gspo.get("dependentTasks", [])), "GSPO must not wait for the server"
     conditions = [t["triggerPolicy"]["condition"] for t in tasks.values() if "triggerPolicy" in t]
     assert any("vllm_server_gpus" in c and "> 0" in c for c in conditions), conditions

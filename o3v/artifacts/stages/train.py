@@ -133,7 +133,6 @@ def train(
     num_nodes: int = 1,
     launcher: str = "auto",
     rollout_root: str = "",
-    run_id: str = "",
 ) -> dict[str, Any]:
     """Run `o3v.train.<stage>.run` resumably and publish its model folder, metrics and curves.
 
@@ -141,7 +140,7 @@ def train(
     output `mlpipeline_ui_metadata`) points the Kubeflow Pipelines UI's TensorBoard viewer at them.
     With `num_nodes` > 1 (or `launcher` "trainjob" / "local-trainjob") the same entry point runs as a Kubeflow
     Trainer TrainJob (o3v.train.trainjob) and this step follows it; outputs and provenance are the same.
-    GSPO with `rollouts: vllm_server` claims the run's vLLM server pod (`rollout_root` + `run_id`, vllm_server.py).
+    GSPO with `rollouts: vllm_server` claims the run's vLLM server pod (under `rollout_root`, vllm_server.py).
     """
     import importlib
 
@@ -151,7 +150,7 @@ def train(
     overrides = train_overrides(overrides, knobs)
     inputs = {"dataset": dataset, "base_model": start}
     backend = trainjob.backend_for(num_nodes, launcher)
-    server = vllm_server.rendezvous(rollout_root, run_id) if rollout_root and run_id else ""
+    server = vllm_server.rendezvous(rollout_root, start.uri) if rollout_root else ""
     gpus = int(typed_knobs(hardware).get("accelerator_count", 0) or 0)
     t0 = time.perf_counter()
     if backend is not None:
