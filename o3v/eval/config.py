@@ -45,6 +45,7 @@ class EvalConfig:
     max_new_tokens: int = 512
     temperature: float = 0.0
     batch_size: int = 4
+    threads: int | None = None  # torch intra-op threads (None: torch's default); 1 when evals share a small CPU
     limit: int | None = None
     parse_mode: str | None = None  # MCQ letter parsing override: strict | mmmu
     judge: JudgeConfig = field(default_factory=JudgeConfig)

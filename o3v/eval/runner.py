@@ -331,6 +331,10 @@ def evaluate(
     root = media_root or getattr(adapter, "media_root", lambda _: None)(annotations) or Path(annotations).parent
     samples = loaded.samples[: cfg.limit] if cfg.limit else loaded.samples
     rejects = [{**r.to_json(), "stage": "load"} for r in loaded.rejects]
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     handle = load_handle(model, cfg)
     from o3v.model import set_pixel_budget
 

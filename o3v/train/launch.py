@@ -88,7 +88,8 @@ def relaunch(
     cmd = command(stage, data_dir, out, config, dict(overrides or {}), base_model, resume, processes)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("O3V_THREADS_PER_PROCESS", "1")}
     log.info("%s: %d local processes: %s", stage, processes, " ".join(cmd))
-    done = subprocess.run(cmd, env=env, check=False)
+    # the ranks' own result lines go to stderr: stdout carries only the caller's result
+    done = subprocess.run(cmd, env=env, check=False, stdout=sys.stderr)
     if done.returncode != 0:
         raise RuntimeError(f"{stage}: torchrun with {processes} processes failed with exit code {done.returncode}")
     return json.loads((out / "metrics.json").read_text(encoding="utf-8"))

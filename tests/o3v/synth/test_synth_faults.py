@@ -15,7 +15,7 @@ from o3v.grounded import parse, parse_times
 from o3v.records import Record, gt_option, gt_span, read_jsonl, read_records
 from o3v.synth.faults import FAULTS, STAGES, applies, inject_faults
 from o3v.synth.tasks import build_drafts
-from o3v.synth.world import WorldConfig, make_spec, preset
+from o3v.synth.world import make_spec, preset
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from o3v.geometry import temporal_iou
 from o3v.grounded import parse, parse_times
 from o3v.records import MCQ_TASKS, TASKS, Record, gt_option, gt_span, read_jsonl, read_records
 from o3v.synth.tasks import build_drafts
-from o3v.synth.world import WorldConfig, make_spec, preset
+from o3v.synth.world import make_spec, preset
 
 TOL = 0.0005 + 1e-9  # boxes are rounded to 3 decimals
 

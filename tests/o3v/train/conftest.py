@@ -35,3 +35,15 @@ def tiny_processor(tiny_model: Path):
     from o3v.model import load_model
 
     return load_model(tiny_model)[1]
+
+
+@pytest.fixture(autouse=True)
+def one_process_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train tests run in-process (the tiny-cpu recipe asks for 2 DDP processes); a test that passes
+    `local_processes` in its overrides gets what it asks for."""
+    from o3v.train import launch
+
+    def processes(stage: str, config: object, overrides: dict | None) -> int:
+        return int((overrides or {}).get("local_processes", 1))
+
+    monkeypatch.setattr(launch, "local_processes", processes)
