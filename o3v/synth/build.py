@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from o3v.records import TASKS, write_jsonl, write_records
+from o3v.records import TASKS, record_from_dict, write_jsonl, write_records
 from o3v.synth import benchmarks as bench
 from o3v.synth.faults import FAULTS, STAGES, inject_faults
 from o3v.synth.short import build_short_drafts
+from o3v.synth.stills import write_stills
 from o3v.synth.tasks import Draft, build_drafts
 from o3v.synth.world import VideoSpec, WorldConfig, make_spec, render, spec_to_json, write_mp4
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 _OWNED = ("synth.json", "world.json", "manifest.jsonl", "faults.jsonl", "videos", "images", "stgr", "benchmarks")
 # Random streams per video: independent, so adding videos never changes the earlier ones.
 _SCENE, _TASKS, _BENCH = 0, 1, 2
+_STILLS = 2_000_003
 _FAULT_STREAM = 1_000_003
 
 
@@ -174,12 +176,20 @@ def generate(
         log.warning("no held-out videos: the benchmark files use the training videos")
     labels = inject_faults(drafts, faults, _rng(seed, _FAULT_STREAM))
     sft, rl = zip(*(d.records() for d in drafts)) if drafts else ((), ())
+    warm_truth: list[dict] = []
+    n_warm = cfg.warmup_stills_per_video * len(train_specs)
+    if n_warm:  # the curriculum start, after the video records (faults are planted in those only)
+        size = (cfg.width, cfg.height)
+        raw = write_stills(out, n_warm, _rng(seed, _STILLS), size, "warmup")
+        warm = [record_from_dict(r) for r in raw]
+        sft, rl = (*sft, *warm), (*rl, *warm)
+        warm_truth = [_warm_truth(r, size) for r in raw]
     write_records(out / "stgr" / "STGR-SFT.json", sft)
     write_records(out / "stgr" / "STGR-RL.json", rl)
     write_jsonl(out / "faults.jsonl", labels)
     write_jsonl(out / "manifest.jsonl", manifest)
     bench_counts, baselines, held_out = _write_benchmarks(out, eval_specs or train_specs, seed, cfg)
-    stills = _still_sources(drafts + held_out)
+    stills = _still_sources(drafts + held_out) + warm_truth
     world_json = {"seed": seed, "config": config_json(cfg), "videos": world, "images": stills}
     _write_json(out / "world.json", world_json)
     summary = _summary(
@@ -208,6 +218,17 @@ def _write_stills(out: Path, drafts: list[Draft]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(d.image).save(path, format="PNG")
             d.image = None
+
+
+def _warm_truth(record: dict, size: tuple[int, int]) -> dict:
+    """world.json "images" entry of a warm-up still (no source video): its one square, normalized."""
+    from o3v.records import gt_box
+
+    w, h = size
+    x1, y1, x2, y2 = gt_box(record_from_dict(record))
+    name = record["question"].removeprefix("Where is the ").removesuffix("?")
+    return {"image": record["image_path"], "video": None, "frame": None, "time": None, "width": w, "height": h,
+            "objects": [{"name": name, "box": [x1 / w, y1 / h, x2 / w, y2 / h]}]}  # fmt: skip
 
 
 def _still_sources(drafts: list[Draft]) -> list[dict]:
@@ -258,7 +279,11 @@ def _summary(
             "eval": [s.id for s in eval_specs],
             "benchmarks_share_training_videos": not eval_specs,
         },
-        "records": {"total": len(drafts), "by_task": {t: by_task.get(t, 0) for t in TASKS}},
+        "records": {
+            "total": len(drafts),
+            "by_task": {t: by_task.get(t, 0) for t in TASKS},
+            "warmup_stills": cfg.warmup_stills_per_video * len(train_specs),
+        },
         "faults": {
             "total": len(labels),
             "target": int(round(faults * len(drafts))),

@@ -34,29 +34,44 @@ def square_still(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.nd
     return img, colour, [x, y, x + side, y + side]
 
 
+STILL_SOURCE = "o3v_stills"
+
+
+def still_record(i: int, colour: str, box: list[int], size: tuple[int, int], prefix: str = "square") -> dict:
+    """The visual-QA record of still `i` (image at `images/<prefix>-<i>.png`)."""
+    claim = f"<obj>{colour} square</obj>{render_box(box)}"
+    return {
+        "id": f"{prefix}-{i:05d}",
+        "task": "visual QA",
+        "source": STILL_SOURCE,
+        "question": f"Where is the {colour} square?",
+        "answer": claim,
+        "reasoning_process": claim,
+        "image_path": f"images/{prefix}-{i:05d}.png",
+        "image_size": list(size),
+    }
+
+
+def write_stills(out: Path, n: int, rng: np.random.Generator, size: tuple[int, int], prefix: str) -> list[dict]:
+    """Render `n` stills into `out/images/` and return their records."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    records = []
+    for i in range(n):
+        img, colour, box = square_still(rng, size)
+        rec = still_record(i, colour, box, size, prefix)
+        Image.fromarray(img).save(out / rec["image_path"])
+        records.append(rec)
+    return records
+
+
 def write_square_stills(out_dir: str | Path, n: int, seed: int, size: tuple[int, int] = (128, 96)) -> Path:
     """Write `n` stills and their visual-QA records as a curated dataset folder; returns the folder."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     out = Path(out_dir)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    records = write_stills(out, n, np.random.default_rng(seed), size, "square")
     with (out / "records.jsonl").open("w", encoding="utf-8") as f:
-        for i in range(n):
-            img, colour, box = square_still(rng, size)
-            name = f"images/square-{i:05d}.png"
-            Image.fromarray(img).save(out / name)
-            claim = f"<obj>{colour} square</obj>{render_box(box)}"
-            record = {
-                "id": f"square-{i:05d}",
-                "task": "visual QA",
-                "source": "o3v_stills",
-                "question": f"Where is the {colour} square?",
-                "answer": claim,
-                "reasoning_process": claim,
-                "image_path": name,
-                "image_size": list(size),
-            }
+        for record in records:
             f.write(json.dumps(record) + "\n")
     meta = {"media_root": str(out.resolve()), "stage": "check", "source_kind": "stills", "records": n, "seed": seed}
     (out / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -60,6 +60,7 @@ class WorldConfig:
     max_move: float = 0.15
     backgrounds: tuple[str, ...] = ("grey",)
     trace: str = "short"  # reasoning style of the STGR records: "short" (o3v.synth.short) or "long" (tasks)
+    warmup_stills_per_video: int = 19  # single-square stills (o3v.synth.stills) per training video: curriculum start
     qp: int = 18  # x264 constant quantizer: colours stay close to the palette after yuv420p compression
 
 
@@ -83,6 +84,7 @@ PRESETS: dict[str, WorldConfig] = {
         max_move=2.0,
         backgrounds=BACKGROUNDS,
         trace="long",
+        warmup_stills_per_video=0,
     ),
 }
 

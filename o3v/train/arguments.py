@@ -41,7 +41,12 @@ class O3VFields:
     )
     sample_order: str = field(
         default="random",
-        metadata={"help": "SFT: random (trainer shuffle) | grouped (seeded length-grouped batches, less padding)"},
+        metadata={
+            "help": "SFT: random (trainer shuffle) | grouped (length-grouped batches) | curriculum (stills first)"
+        },
+    )
+    curriculum_steps: int = field(
+        default=0, metadata={"help": "sample_order curriculum: batches of warm-up stills (o3v.synth.stills) first"}
     )
     tensorboard: bool = field(
         default=True,

@@ -198,9 +198,10 @@ def check_values(stage: str, cfg: dict[str, Any], where: str) -> None:
         cfg, ("weight_decay", "max_grad_norm", "lora_r", "lora_dropout", "beta", "epsilon"), where, allow_zero=True
     )
     _choice(cfg, "on_missing_video", ("error", "skip"), where)
-    _choice(cfg, "sample_order", ("random", "grouped"), where)
-    if cfg.get("sample_order") == "grouped" and cfg.get("train_sampling_strategy", "random") != "sequential":
-        raise ConfigError(f"{where}: field 'sample_order: grouped' needs train_sampling_strategy: sequential")
+    _choice(cfg, "sample_order", ("random", "grouped", "curriculum"), where)
+    order = cfg.get("sample_order", "random")
+    if order != "random" and cfg.get("train_sampling_strategy", "random") != "sequential":
+        raise ConfigError(f"{where}: field 'sample_order: {order}' needs train_sampling_strategy: sequential")
     if cfg.get("tasks") is not None:
         from o3v.records import TASKS
 

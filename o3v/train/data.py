@@ -327,3 +327,27 @@ def planned_order(lengths: list[int], batch: int, rows: int, seed: int, group: i
 def rejects_file(out_dir: str | Path) -> Path:
     """Where a training run lists the records it skipped."""
     return Path(out_dir) / REJECTS
+
+
+def curriculum_order(
+    items: list[TrainRecord], lengths: list[int], batch: int, rows: int, warm_steps: int, seed: int
+) -> list[int]:
+    """`warm_steps` batches of warm-up stills (records from `o3v.synth.stills`) first, then `planned_order` over
+    the other records; without warm-up records (or with `warm_steps` 0) it is `planned_order` over everything."""
+    import random
+
+    from o3v.synth.stills import STILL_SOURCE
+
+    warm = [i for i, it in enumerate(items) if it.record.source == STILL_SOURCE]
+    rest = [i for i, it in enumerate(items) if it.record.source != STILL_SOURCE]
+    if not warm or not rest or warm_steps <= 0:
+        return planned_order(lengths, batch, rows, seed)
+    n_warm = min(rows, warm_steps * batch)
+    rng = random.Random(seed)
+    first: list[int] = []
+    while len(first) < n_warm:
+        perm = list(warm)
+        rng.shuffle(perm)
+        first += perm
+    tail = planned_order([lengths[i] for i in rest], batch, rows - n_warm, seed)
+    return first[:n_warm] + [rest[j] for j in tail]

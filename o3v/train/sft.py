@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from o3v.train.data import lazy_dataset, length_key, planned_order, sft_row
+from o3v.train.data import curriculum_order, lazy_dataset, length_key, planned_order, sft_row
 from o3v.train.runner import callbacks, peft_config, prepare_run, train_and_finalize
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,22 @@ def build_trainer(
 
 
 def _order(prep: Any) -> list[int] | None:
-    """The row order for `sample_order: grouped` (length-grouped batches; the trainer reads it sequentially)."""
+    """The row order for `sample_order: grouped` (length-grouped batches) or `curriculum` (the first
+    `curriculum_steps` batches from the warm-up stills, `o3v.synth.stills`, then grouped over the other records);
+    the trainer reads it sequentially."""
     cfg = prep.cfg
     if cfg.sample_order == "random":
         return None
     records = prep.data.records
     batch = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * max(1, cfg.world_size)
     rows = cfg.max_steps * batch if cfg.max_steps > 0 else round(cfg.num_train_epochs * len(records))
-    order = planned_order([length_key(r, prep.frames) for r in records], batch, rows, cfg.seed)
+    lengths = [length_key(r, prep.frames) for r in records]
+    if cfg.sample_order == "grouped":
+        order = planned_order(lengths, batch, rows, cfg.seed)
+    else:
+        order = curriculum_order(records, lengths, batch, rows, cfg.curriculum_steps, cfg.seed)
     log.info(
-        "sample_order grouped: %d rows (%.2f epochs) in length-grouped batches of %d", rows, rows / len(records), batch
+        "sample_order %s: %d rows (%.2f epochs), batches of %d", cfg.sample_order, rows, rows / len(records), batch
     )
     return order
 
