@@ -180,10 +180,9 @@ def generate(
     n_warm = cfg.warmup_stills_per_video * len(train_specs)
     if n_warm:  # the curriculum start, after the video records (faults are planted in those only)
         size = (cfg.width, cfg.height)
-        raw = write_stills(out, n_warm, _rng(seed, _STILLS), size, "warmup")
+        raw, warm_truth = write_stills(out, n_warm, _rng(seed, _STILLS), size, "warmup")
         warm = [record_from_dict(r) for r in raw]
         sft, rl = (*sft, *warm), (*rl, *warm)
-        warm_truth = [_warm_truth(r, size) for r in raw]
     write_records(out / "stgr" / "STGR-SFT.json", sft)
     write_records(out / "stgr" / "STGR-RL.json", rl)
     write_jsonl(out / "faults.jsonl", labels)
@@ -218,17 +217,6 @@ def _write_stills(out: Path, drafts: list[Draft]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(d.image).save(path, format="PNG")
             d.image = None
-
-
-def _warm_truth(record: dict, size: tuple[int, int]) -> dict:
-    """world.json "images" entry of a warm-up still (no source video): its one square, normalized."""
-    from o3v.records import gt_box
-
-    w, h = size
-    x1, y1, x2, y2 = gt_box(record_from_dict(record))
-    name = record["question"].removeprefix("Where is the ").removesuffix("?")
-    return {"image": record["image_path"], "video": None, "frame": None, "time": None, "width": w, "height": h,
-            "objects": [{"name": name, "box": [x1 / w, y1 / h, x2 / w, y2 / h]}]}  # fmt: skip
 
 
 def _still_sources(drafts: list[Draft]) -> list[dict]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from o3v.geometry import to_normalized
 from o3v.grounded import render_box
 from o3v.synth.world import COLOURS, GREY
 
@@ -52,16 +53,27 @@ def still_record(i: int, colour: str, box: list[int], size: tuple[int, int], pre
     }
 
 
-def write_stills(out: Path, n: int, rng: np.random.Generator, size: tuple[int, int], prefix: str) -> list[dict]:
-    """Render `n` stills into `out/images/` and return their records."""
+def world_entry(record: dict, colour: str, box: list[int], size: tuple[int, int]) -> dict:
+    """The world.json "images" entry of a still (no source video): its one square, normalized (the oracle
+    verifier checks the record against it)."""
+    square = {"name": f"{colour} square", "box": to_normalized(box, *size)}
+    where = {"image": record["image_path"], "video": None, "frame": None, "time": None}
+    return {**where, "width": size[0], "height": size[1], "objects": [square]}
+
+
+def write_stills(
+    out: Path, n: int, rng: np.random.Generator, size: tuple[int, int], prefix: str
+) -> tuple[list[dict], list[dict]]:
+    """Render `n` stills into `out/images/`; returns their records and their world.json "images" entries."""
     (out / "images").mkdir(parents=True, exist_ok=True)
-    records = []
+    records, truth = [], []
     for i in range(n):
         img, colour, box = square_still(rng, size)
         rec = still_record(i, colour, box, size, prefix)
         Image.fromarray(img).save(out / rec["image_path"])
         records.append(rec)
-    return records
+        truth.append(world_entry(rec, colour, box, size))
+    return records, truth
 
 
 def write_square_stills(out_dir: str | Path, n: int, seed: int, size: tuple[int, int] = (128, 96)) -> Path:
@@ -69,7 +81,7 @@ def write_square_stills(out_dir: str | Path, n: int, seed: int, size: tuple[int,
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     out = Path(out_dir)
-    records = write_stills(out, n, np.random.default_rng(seed), size, "square")
+    records, _ = write_stills(out, n, np.random.default_rng(seed), size, "square")
     with (out / "records.jsonl").open("w", encoding="utf-8") as f:
         for record in records:
             f.write(json.dumps(record) + "\n")
