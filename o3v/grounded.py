@@ -294,6 +294,28 @@ def render_where(boxes: dict[str, Sequence[float]]) -> str:
     return "{" + ", ".join(items) + "}"
 
 
+def where_boxes(text: str) -> dict[str, Box4] | None:
+    """The boxes of a text that is exactly a `render_where` answer (JSON: key -> box); None for any other text.
+
+    Never raises. Example:
+        >>> where_boxes(' {"1": [10, 20, 30, 40]} ')
+        {'1': (10.0, 20.0, 30.0, 40.0)}
+        >>> [where_boxes(t) for t in ("It is a square.", '{"1": [1, 2]}', "{}", '{"1": [1, 2, 3, 4]')]
+        [None, None, None, None]
+    """
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")) or len(body) > 100_000:
+        return None
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or not value:
+        return None
+    boxes = {k: _parse_box(json.dumps(b)) if isinstance(b, list) else None for k, b in value.items()}
+    return None if any(b is None for b in boxes.values()) else boxes  # type: ignore[return-value]
+
+
 def map_where(text: str, fn: Callable[[Box4], Sequence[float]]) -> str:
     """Rewrite the boxes of a text that is exactly a `render_where` answer through `fn`; other text is unchanged.
 
@@ -303,19 +325,10 @@ def map_where(text: str, fn: Callable[[Box4], Sequence[float]]) -> str:
         >>> map_where("It is a square.", lambda b: b)
         'It is a square.'
     """
-    body = text.strip()
-    if not (body.startswith("{") and body.endswith("}")) or len(body) > 100_000:
+    boxes = where_boxes(text)
+    if boxes is None:
         return text
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return text
-    if not isinstance(value, dict) or not value:
-        return text
-    boxes = [_parse_box(json.dumps(b)) if isinstance(b, list) else None for b in value.values()]
-    if any(b is None for b in boxes):
-        return text
-    return render_where({k: tuple(fn(b)) for k, b in zip(value, boxes)})  # type: ignore[arg-type]
+    return render_where({k: tuple(fn(b)) for k, b in boxes.items()})
 
 
 def render(g: Grounded) -> str:

@@ -60,20 +60,28 @@ class FrameSlot:
     kind: Literal["sampled", "key"] = "sampled"
 
 
+SAME_FRAME_S = 1e-3  # key and sampled frames closer than this are one frame
+
+
 def plan_frames(sampled_times: Sequence[float], key_times: Sequence[float] = ()) -> list[FrameSlot]:
     """Merge key frames into the sampled frame sequence.
 
     Each key frame goes just before the first sampled frame whose time is >= its own; key frames later
-    than every sampled frame go at the end (upstream silently dropped them).
+    than every sampled frame go at the end (upstream silently dropped them). A key frame at the time of a
+    sampled frame (within `SAME_FRAME_S`) is that frame: it is not shown twice. Duplicates would make a
+    training prompt differ from the eval prompt of the same clip, which has no key frames.
 
     Example:
         >>> [(s.time, s.kind) for s in plan_frames([0.0, 1.0, 2.0], [1.5, 9.0])]
         [(0.0, 'sampled'), (1.0, 'sampled'), (1.5, 'key'), (2.0, 'sampled'), (9.0, 'key')]
+        >>> [(s.time, s.kind) for s in plan_frames([0.0, 1.0, 2.0], [1.0, 1.5])]
+        [(0.0, 'sampled'), (1.0, 'sampled'), (1.5, 'key'), (2.0, 'sampled')]
     """
-    keys = sorted(float(t) for t in key_times)
+    sampled = [float(t) for t in sampled_times]
+    keys = sorted(float(t) for t in key_times if not any(abs(float(t) - s) < SAME_FRAME_S for s in sampled))
     out: list[FrameSlot] = []
     k = 0
-    for t in sampled_times:
+    for t in sampled:
         while k < len(keys) and keys[k] <= t:
             out.append(FrameSlot(keys[k], "key"))
             k += 1

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from o3v.geometry import box_iou, temporal_iou
-from o3v.grounded import parse
+from o3v.grounded import Box4, parse, where_boxes
 from o3v.rewards.columns import Reference, applies, completion_text, references
 
 
@@ -41,6 +41,20 @@ def _require(value: Any, ref: Reference, field: str, term: str) -> Any:
     return value
 
 
+def where_iou(pred: dict[str, Box4] | None, truth: dict[str, Box4]) -> float:
+    """Mean over the true keys (whole seconds) of the IoU with the predicted box under the same key, 0 if absent.
+
+    V-STaR's per-sample vIoU rule: predicted seconds without ground truth are ignored.
+
+    Example:
+        >>> where_iou({"1": (0, 0, 2, 2), "5": (0, 0, 1, 1)}, {"1": (0, 0, 2, 2), "2": (0, 0, 2, 2)})
+        0.5
+    """
+    if not truth:
+        return 0.0
+    return sum(box_iou(box, pred[k]) if pred and k in pred else 0.0 for k, box in truth.items()) / len(truth)
+
+
 def _accuracy(text: str, ref: Reference) -> float | None:
     if not applies("answer_accuracy", ref.task):
         return None
@@ -48,11 +62,15 @@ def _accuracy(text: str, ref: Reference) -> float | None:
     if "MCQ" in ref.task:
         # `o3v.grounded.parse_option`: `B`, `B.`, `(B)`, `[B]` (upstream's forms) or `Correct Option: B`.
         return 1.0 if g.option is not None and g.option == _require(ref.option, ref, "option", "accuracy") else 0.0
+    truth = where_boxes(ref.answer)
+    if truth is not None:  # a where-over-time answer (boxes by second): IoU, not ROUGE over digit strings
+        return where_iou(where_boxes(g.answer or ""), truth)
     return rouge_mean_f1(ref.answer, g.answer or "")
 
 
 def answer_accuracy_reward(completions: Sequence[Any], reference: Sequence[Any], **kwargs: Any) -> list[float | None]:
-    """Option match for MCQ tasks, mean ROUGE-1/2/L F1 for free-form tasks.
+    """Option match for MCQ tasks, `where_iou` for a where-over-time answer (boxes by second, V-STaR's JSON),
+    mean ROUGE-1/2/L F1 for other free-form answers.
 
     Example:
         >>> ref = {"task": "General video QA MCQ", "option": "B"}

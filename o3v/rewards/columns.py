@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from o3v.geometry import rescale_box, to_pixels
+from o3v.grounded import map_where
 from o3v.records import Record, RecordError, gt_box, gt_option, gt_span
 
 Box4 = tuple[float, float, float, float]
@@ -102,7 +103,8 @@ def reference_from_record(record: Record, frame_size: tuple[int, int]) -> Refere
     """The `Reference` of an STGR record (SFT or RL answer format) for frames of `frame_size` = (W, H).
 
     Normalized key-item boxes are scaled by (W, H) (upstream `convert_coord_format`); a visual-QA answer box
-    in original-image pixels is rescaled from `image_size` to (W, H) (upstream `convert_coord_format_gqa`).
+    in original-image pixels is rescaled from `image_size` to (W, H) (upstream `convert_coord_format_gqa`);
+    a where-over-time answer (`o3v.grounded.render_where`, normalized) is scaled by (W, H) like the SFT target.
     """
     width, height = frame_size
     check_truth(record)
@@ -128,7 +130,7 @@ def reference_from_record(record: Record, frame_size: tuple[int, int]) -> Refere
         )
     return Reference(
         task=record.task,
-        answer=_plain_answer(record),
+        answer=map_where(_plain_answer(record), lambda b: to_pixels(b, width, height)),
         option=gt_option(record) if "MCQ" in record.task else None,
         span=gt_span(record),
         box=tuple(box) if box is not None else None,  # type: ignore[arg-type]

@@ -93,11 +93,12 @@ def when(spec: VideoSpec, rng: np.random.Generator, rid: str, a: ObjectTrack) ->
     return d
 
 
-def where(spec: VideoSpec, rng: np.random.Generator, rid: str, a: ObjectTrack) -> Draft:
-    """Where over time: one box per whole second of the span, as V-STaR's JSON answer (chain-1 or chain-2 wording)."""
+def where(spec: VideoSpec, rid: str, a: ObjectTrack, chain: int) -> Draft:
+    """Where over time: one box per whole second of the span, as V-STaR's JSON answer, in the chain-1 wording
+    (the seconds are given) or the chain-2 wording (only their number is)."""
     seconds = whole_seconds(spec, a)
     q = bench.vstar_questions(a)
-    if rng.random() < 0.5:
+    if chain == 1:
         question = vstar_where(q["spatial_question"], seconds)
     else:
         question = vstar_where_n(q["spatial_question_2"], len(seconds))
@@ -203,7 +204,8 @@ def build_short_drafts(spec: VideoSpec, rng: np.random.Generator) -> list[Draft]
         drafts += [
             locate(spec, rng, f"{vid}-vqa-{i}", a),
             when(spec, rng, f"{vid}-tqa-{i}", a),
-            where(spec, rng, f"{vid}-where-{i}", a),
+            where(spec, f"{vid}-where-{i}", a, chain=1),
+            where(spec, f"{vid}-where2-{i}", a, chain=2),
             what(spec, rng, f"{vid}-what-{i}", a),
         ]
     drafts.append(video_mcq(spec, rng, f"{vid}-gmcq"))

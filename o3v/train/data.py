@@ -3,7 +3,8 @@
 Per record (open-o3-video.md §6, ml-stack.md §5):
 - video: frames sampled at exact times (`o3v.video.sample_frames`, 2 fps, 4-16 frames, even); for
   temporal-spatial records the annotated key frames are decoded at their times (`o3v.video.frames_at`) and
-  inserted before the first sampled frame at or after them (`o3v.prompts.plan_frames`);
+  inserted before the first sampled frame at or after them, unless a sampled frame already shows that time
+  (`o3v.prompts.plan_frames`);
 - still image (visual QA): one image, no frame lines;
 - every frame is resized once here to the model-input size (`o3v.model.model_input_size`), the pixel
   space of every box the model reads or writes, so the processor's own resize is the identity;
@@ -202,8 +203,9 @@ def build_example(item: TrainRecord, processor: Any, frames: FrameSettings) -> E
     height, width = sampled.frames.shape[1:3]
     size = model_input_size(processor, width, height)
     key_times = sorted(float(kf.time) for kf in rec.key_frames) if rec.task == "temporal-spatial free-form QA" else []
-    key_frames = list(frames_at(item.media, key_times).frames) if key_times else []
     slots = plan_frames(list(sampled.times), key_times)
+    inserted = [s.time for s in slots if s.kind == "key"]  # key frames that are not already sampled frames
+    key_frames = list(frames_at(item.media, inserted).frames) if inserted else []
     sampled_iter, key_iter = iter(sampled.frames), iter(key_frames)
     ordered = [next(key_iter) if slot.kind == "key" else next(sampled_iter) for slot in slots]
     messages = build_messages(rec.task, rec.question, [s.time for s in slots], sampled.info.duration, rec.options)

@@ -40,7 +40,8 @@ def test_unknown_task_is_rejected():
     ("sampled", "keys", "expected"),
     [
         ([0, 1, 2], [], [(0, "sampled"), (1, "sampled"), (2, "sampled")]),
-        ([0, 1, 2], [1.0], [(0, "sampled"), (1.0, "key"), (1, "sampled"), (2, "sampled")]),
+        ([0, 1, 2], [1.0], [(0, "sampled"), (1, "sampled"), (2, "sampled")]),  # already a sampled frame
+        ([0, 1, 2], [0.9], [(0, "sampled"), (0.9, "key"), (1, "sampled"), (2, "sampled")]),
         ([0, 1, 2], [0.4, 9.0], [(0, "sampled"), (0.4, "key"), (1, "sampled"), (2, "sampled"), (9.0, "key")]),
     ],
 )

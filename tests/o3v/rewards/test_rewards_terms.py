@@ -13,7 +13,7 @@ from o3v.rewards.answer import (
     answer_visual_iou_reward,
     rouge_mean_f1,
 )
-from o3v.rewards.columns import KeyFrameTruth, completion_text, training_progress
+from o3v.rewards.columns import KeyFrameTruth, completion_text, reference_from_record, training_progress
 from o3v.rewards.format import format_reward, format_score
 from o3v.rewards.thinking import (
     claim_score,
@@ -81,6 +81,41 @@ def test_free_form_accuracy_is_mean_rouge_f1_hand_computed():
     assert _one(answer_accuracy_reward, text, ref) == pytest.approx(expected)
     assert _one(answer_accuracy_reward, "<answer>a red ball rolls left</answer>", ref) == pytest.approx(1.0)
     assert _one(answer_accuracy_reward, "no answer block", ref) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ('{"1": [0, 0, 10, 10], "2": [0, 0, 10, 10]}', 1.0),
+        ('{"1": [0, 0, 10, 10]}', 0.5),  # a missing second scores 0, as V-STaR's vIoU
+        ('{"1": [0, 0, 10, 10], "2": [0, 0, 5, 10], "7": [1, 1, 2, 2]}', 0.75),  # extra seconds are ignored
+        ('{"1": [0, 0, 10]}', 0.0),  # not a where-answer
+        ("It is a square.", 0.0),
+    ],
+)
+def test_where_answer_accuracy_is_vstar_frame_iou_not_rouge(answer, expected):
+    ref = {"task": FREE, "answer": '{"1": [0, 0, 10, 10], "2": [0, 0, 10, 10]}', "key_frames": [{"time": 1.0}]}
+    assert _one(answer_accuracy_reward, f"<think>x</think><answer>{answer}</answer>", ref) == pytest.approx(expected)
+
+
+def test_where_reference_is_in_model_input_pixels_like_the_sft_target():
+    from o3v.prompts import build_target
+    from o3v.records import record_from_dict
+
+    raw = {
+        "id": "v-where-0",
+        "task": FREE,
+        "question": "Where is the red square?",
+        "answer": '{"1": [0.5, 0.25, 0.75, 1]}',
+        "reasoning_process": "The <obj>red square</obj><box>[0.5,0.25,0.75,1]</box>at<t>1</t>s is here.",
+        "video_path": "videos/v.mp4",
+        "key_frames": [{"time": 1.0, "idx": 0}],
+        "key_items": {"0": {"red square": [[0.5, 0.25, 0.75, 1]]}},
+    }
+    ref = reference_from_record(record_from_dict(raw), (128, 96))
+    assert ref.answer == '{"1": [64, 24, 96, 96]}'
+    target = build_target(raw["reasoning_process"], raw["answer"], (128, 96))
+    assert _one(answer_accuracy_reward, target, ref.to_json()) == pytest.approx(1.0)
 
 
 # ----------------------------------------------------------------------------- answer temporal / visual IoU
