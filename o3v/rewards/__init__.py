@@ -9,7 +9,7 @@ does not apply to that record's task (open-o3-video.md §9.6); trl then leaves i
 | `answer_accuracy` | option match (MCQ) or mean ROUGE-1/2/L F1 (free-form) | §9.1 |
 | `answer_temporal_iou` | tIoU of the answer span | §9.1 |
 | `answer_visual_iou` | IoU of the first answer box | §9.1 |
-| `think_temporal_point` | adaptive temporal proximity (σ 4 → 1 over 75% of training) | §9.2 |
+| `think_temporal_point` | temporal proximity, σ 4 → 1 over 75% of training (`proximity: fixed`: constant σ) | §9.2 |
 | `think_temporal_segment` | fraction of reasoning times inside the GT span | §9.3 |
 | `think_spatial` | claim-box IoU with temporal gating (`gate`: two-sided or upstream) | §9.4 |
 | `format` | 1 / 0.5 / 0 | §9.5 |
@@ -25,21 +25,27 @@ from o3v.rewards.answer import answer_accuracy_reward, answer_temporal_iou_rewar
 from o3v.rewards.columns import TERMS_BY_TASK, Reference, reference_from_record
 from o3v.rewards.format import format_reward
 from o3v.rewards.thinking import (
+    FIXED_SIGMA,
     GATES,
+    PROXIMITIES,
     Gate,
+    Proximity,
     get_think_spatial_reward,
-    think_temporal_point_reward,
+    get_think_temporal_point_reward,
     think_temporal_segment_reward,
 )
 
 RewardFn = Callable[..., list[float | None]]
 
-# Factories take the reward options (only `think_spatial` has one: its gate); building is lazy, by name.
+# Factories take the reward options (`think_spatial`: its gate; `think_temporal_point`: proximity and fixed_sigma);
+# building is lazy, by name.
 REWARDS: dict[str, Callable[..., RewardFn]] = {
     "answer_accuracy": lambda **_: answer_accuracy_reward,
     "answer_temporal_iou": lambda **_: answer_temporal_iou_reward,
     "answer_visual_iou": lambda **_: answer_visual_iou_reward,
-    "think_temporal_point": lambda **_: think_temporal_point_reward,
+    "think_temporal_point": lambda proximity="adaptive", fixed_sigma=FIXED_SIGMA, **_: get_think_temporal_point_reward(
+        proximity, fixed_sigma
+    ),
     "think_temporal_segment": lambda **_: think_temporal_segment_reward,
     "think_spatial": lambda gate="two-sided", **_: get_think_spatial_reward(gate),
     "format": lambda **_: format_reward,
@@ -58,8 +64,16 @@ def _named(fn: RewardFn, name: str) -> RewardFn:
     return reward
 
 
-def get_reward_funcs(names: Sequence[str] = ALL_TERMS, gate: Gate = "two-sided") -> list[RewardFn]:
+def get_reward_funcs(
+    names: Sequence[str] = ALL_TERMS,
+    gate: Gate = "two-sided",
+    proximity: Proximity = "adaptive",
+    fixed_sigma: float = FIXED_SIGMA,
+) -> list[RewardFn]:
     """The reward functions for `names` (registry keys), in order, named by their keys.
+
+    `gate` is the spatial term's temporal gate; `proximity` ("adaptive" σ schedule, or "fixed": `fixed_sigma`
+    seconds throughout) sets the temporal-point term's σ.
 
     Example:
         >>> [f.__name__ for f in get_reward_funcs(["format", "think_spatial"])]
@@ -70,7 +84,10 @@ def get_reward_funcs(names: Sequence[str] = ALL_TERMS, gate: Gate = "two-sided")
         raise ValueError(f"unknown reward(s) {unknown}; known: {list(REWARDS)}")
     if gate not in GATES:
         raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
-    return [_named(REWARDS[n](gate=gate), n) for n in names]
+    if proximity not in PROXIMITIES:
+        raise ValueError(f"proximity must be one of {PROXIMITIES}, got {proximity!r}")
+    options = {"gate": gate, "proximity": proximity, "fixed_sigma": fixed_sigma}
+    return [_named(REWARDS[n](**options), n) for n in names]
 
 
 def score_completion(
@@ -95,6 +112,7 @@ def score_completion(
 __all__ = [
     "ALL_TERMS",
     "GATES",
+    "PROXIMITIES",
     "REWARDS",
     "TERMS_BY_TASK",
     "Reference",

@@ -3,6 +3,8 @@
 - `think_temporal_point_reward`: adaptive temporal proximity. Each `<t>T</t>s` in the reasoning scores a
   Gaussian of its distance to the nearest annotated key frame; σ falls from 4 s to 1 s over the first 75%
   of training, so early rollouts get credit for being roughly right and late ones only for being precise.
+  `get_think_temporal_point_reward("fixed", sigma)` is the ablation without the schedule: one constant σ
+  (o3v's default constant is 1 s, the schedule's end value and the temporal gate's width).
 - `think_temporal_segment_reward`: the fraction of reasoning times inside the GT span.
 - `get_think_spatial_reward(gate)`: box IoU of each grounded claim against the GT boxes of the key frame
   nearest its time, with **temporal gating**: a claim is only compared with key frames within 1 s of its
@@ -25,6 +27,9 @@ from o3v.rewards.columns import KeyFrameTruth, Reference, applies, completion_te
 Gate = Literal["two-sided", "upstream"]
 GATES: tuple[str, ...] = ("two-sided", "upstream")
 GATE_SECONDS = 1.0
+Proximity = Literal["adaptive", "fixed"]
+PROXIMITIES: tuple[str, ...] = ("adaptive", "fixed")
+FIXED_SIGMA = 1.0  # the ablation's constant σ: the schedule's final value, as wide as the temporal gate
 
 
 def proximity_sigma(progress: float) -> float:
@@ -69,25 +74,61 @@ def think_temporal_point_reward(
     reference: Sequence[Any],
     progress: float | None = None,
     trainer_state: Any = None,
+    sigma: float | None = None,
     **kwargs: Any,
 ) -> list[float | None]:
     """Adaptive temporal proximity of every `<t>` in the reasoning to the annotated key-frame times.
 
     `progress` (ρ in [0, 1]) sets σ; under trl it comes from `trainer_state` as `(global_step + 1) / max_steps`.
+    A given `sigma` (> 0) replaces the schedule (the fixed-σ ablation); progress is then not needed.
 
     Example:
         >>> ref = {"task": "temporal-spatial free-form QA", "key_frames": [{"time": 2.0}]}
         >>> out = think_temporal_point_reward(["<think>at <t>4</t>s</think>"], [ref], progress=0.5)
         >>> round(out[0], 4)  # σ = 2, d = 2: exp(-0.5)
         0.6065
+        >>> round(think_temporal_point_reward(["<think>at <t>4</t>s</think>"], [ref], sigma=1.0)[0], 4)
+        0.1353
     """
-    sigma = proximity_sigma(training_progress(progress, trainer_state))
+    if sigma is None:
+        sigma = proximity_sigma(training_progress(progress, trainer_state))
+    elif not (isinstance(sigma, int | float) and math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"reward think_temporal_point: sigma must be a finite number > 0, got {sigma!r}")
     log_metric = kwargs.get("log_metric")
     if callable(log_metric):  # trl's hook: the σ schedule shows up in the training logs next to the rewards
         log_metric("think_temporal_point/sigma", sigma)
     return [
         _temporal_point(completion_text(c), r, sigma) for c, r in zip(completions, references(reference), strict=True)
     ]
+
+
+def get_think_temporal_point_reward(
+    proximity: Proximity = "adaptive", fixed_sigma: float = FIXED_SIGMA
+) -> Callable[..., list[float | None]]:
+    """The temporal-proximity reward: σ on the adaptive schedule, or `fixed_sigma` throughout (`"fixed"`).
+
+    Example:
+        >>> ref = {"task": "temporal-spatial free-form QA", "key_frames": [{"time": 2.0}]}
+        >>> text = "<think>at <t>4</t>s</think>"
+        >>> [round(get_think_temporal_point_reward(p)([text], [ref], progress=0.0)[0], 4)
+        ...  for p in ("adaptive", "fixed")]  # σ = 4 at the start vs the constant σ = 1
+        [0.8825, 0.1353]
+    """
+    if proximity not in PROXIMITIES:
+        raise ValueError(f"proximity must be one of {PROXIMITIES}, got {proximity!r}")
+    if proximity == "adaptive":
+        return think_temporal_point_reward
+    if not (isinstance(fixed_sigma, int | float) and math.isfinite(fixed_sigma) and fixed_sigma > 0):
+        raise ValueError(f"fixed_sigma must be a finite number > 0, got {fixed_sigma!r}")
+
+    def think_temporal_point_fixed_reward(
+        completions: Sequence[Any], reference: Sequence[Any], **kwargs: Any
+    ) -> list[float | None]:
+        kwargs.pop("sigma", None)
+        return think_temporal_point_reward(completions, reference, sigma=float(fixed_sigma), **kwargs)
+
+    think_temporal_point_fixed_reward.__doc__ = f"Temporal proximity with a constant σ = {fixed_sigma:g} s."
+    return think_temporal_point_fixed_reward
 
 
 def _temporal_segment(text: str, ref: Reference) -> float | None:

@@ -70,6 +70,11 @@ class GSPORunConfig(GRPOConfig, O3VFields):
     preset: str = field(default="gspo", metadata={"help": "gspo | upstream (see o3v.train.config)"})
     rewards: list[str] = field(default_factory=lambda: list(ALL_TERMS), metadata={"help": "reward registry keys"})
     gate: str = field(default="two-sided", metadata={"help": "think_spatial temporal gate: two-sided | upstream"})
+    proximity: str = field(
+        default="adaptive",
+        metadata={"help": "think_temporal_point σ: adaptive (4 -> 1 s over 75% of training) | fixed (fixed_sigma)"},
+    )
+    fixed_sigma: float = field(default=1.0, metadata={"help": "proximity: fixed: the constant σ in seconds (> 0)"})
     rollouts: str = field(
         default="hf",
         metadata={"help": "rollout generator: hf (model.generate) | vllm_colocate | vllm_server (owns use_vllm)"},

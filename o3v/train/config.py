@@ -234,10 +234,15 @@ def check_values(stage: str, cfg: dict[str, Any], where: str) -> None:
 
 def _check_gspo(cfg: dict[str, Any], where: str) -> None:
     from o3v.rewards import REWARDS
-    from o3v.rewards.thinking import GATES
+    from o3v.rewards.thinking import GATES, PROXIMITIES
 
     _choice(cfg, "preset", tuple(GSPO_PRESETS), where)
     _choice(cfg, "gate", GATES, where)
+    _choice(cfg, "proximity", PROXIMITIES, where)
+    sigma = cfg.get("fixed_sigma")
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, int | float)):
+        raise ConfigError(f"{where}: field 'fixed_sigma' must be a number of seconds, got {sigma!r}")
+    _positive(cfg, ("fixed_sigma",), where)
     unknown = [r for r in cfg.get("rewards") or () if r not in REWARDS]
     if unknown or cfg.get("rewards") == []:
         raise ConfigError(f"{where}: field 'rewards' has unknown or no reward names {unknown}; known: {list(REWARDS)}")

@@ -81,7 +81,7 @@ def build_trainer(
     # M-RoPE then places image features on text tokens, silently, or crashes when the shift reaches padding.
     processor.tokenizer.padding_side = "left"
     dataset = lazy_dataset(prep.data.records, functools.partial(gspo_row, processor=processor, frames=prep.frames))
-    rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate)
+    rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate, proximity=cfg.proximity, fixed_sigma=cfg.fixed_sigma)
     banned = rollout_kwargs(cfg.rollouts, vision_token_ids(model, processor))
     cfg.generation_kwargs = {**(cfg.generation_kwargs or {}), **banned}
     trainer = GRPOTrainer(
@@ -94,7 +94,8 @@ def build_trainer(
         callbacks=callbacks(cfg, prep.out),
     )
     log.info(
-        "GSPO preset %s: group %d, beta %g, epsilon %g/%g, steps_per_generation %d, rewards %s, gate %s, rollouts %s",
+        "GSPO preset %s: group %d, beta %g, epsilon %g/%g, steps_per_generation %d, rewards %s, gate %s, σ %s, "
+        "rollouts %s",
         cfg.preset,
         cfg.num_generations,
         cfg.beta,
@@ -103,6 +104,7 @@ def build_trainer(
         cfg.steps_per_generation,
         cfg.rewards,
         cfg.gate,
+        cfg.proximity if cfg.proximity == "adaptive" else f"fixed {cfg.fixed_sigma:g} s",
         cfg.rollouts,
     )
     return trainer, prep.context(config, overrides)

@@ -327,6 +327,8 @@ def model_card(
         "steps_per_generation",
         "rewards",
         "gate",
+        "proximity",
+        "fixed_sigma",
     )
     rows = "\n".join(f"| `{k}` | `{cfg[k]}` |" for k in keys if k in cfg)
     data_rows = "\n".join(f"| `{k}` | `{v}` |" for k, v in data.version.items())
