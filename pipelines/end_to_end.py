@@ -15,6 +15,10 @@ Defaults are the embedded CPU setting (tiny model, tiny-cpu recipes); on a clust
 `model=Qwen/Qwen2.5-VL-7B-Instruct sft_config=qwen2.5-vl-7b gspo_config=qwen2.5-vl-7b` -- same code path.
 """
 
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
 from kfp import dsl
 from kfp.dsl import Dataset
 
@@ -69,15 +73,41 @@ def hardware_of(p: dict) -> dict:
     return {"accelerator_type": p["accelerator_type"], "accelerator_count": p["accelerator_count"]}
 
 
-def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
-    """SFT -> GSPO on one dataset, each on the GPU pool with checkpoints; `p` holds the pipeline parameters.
+def sft_step(dataset, world, start, p: dict, gate=None) -> tuple:
+    """The SFT step on the GPU pool with checkpoints; returns (sft task, GPUs-per-step task, accelerator).
 
-    `num_nodes` > 1: each step submits a Kubeflow Trainer TrainJob of `num_nodes` x `accelerator_count` GPUs and
-    follows it, asking no GPU for itself (`step_gpus`).
+    `num_nodes` > 1: each training step submits a Kubeflow Trainer TrainJob of `num_nodes` x `accelerator_count`
+    GPUs and follows it, asking no GPU for itself (`step_gpus`).
     """
     gpus = on_cpu(train.step_gpus(num_nodes=p["num_nodes"], accelerator_count=p["accelerator_count"]))
     accel = (p["accelerator_type"], gpus.set_display_name("GPUs per training step").output)
-    common = {
+    gated = {} if gate is None else {"gate": gate}
+    sft = train.train_sft(
+        start=start, config=p["sft_config"], overrides=p["sft_overrides"], **gated, **_train_inputs(dataset, world, p)
+    )
+    with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT")).after(gpus)
+    return sft, gpus, accel
+
+
+def gspo_step(sft, dataset, world, p: dict, gpus, accel, overrides, *, server: bool = True, name: str = "GSPO"):
+    """A GSPO step from the SFT task's model; `server`: with the optional vLLM rollout server pod before it."""
+    rollout = {"rollout_root": p["store_uri"]}  # both meet under it, keyed by the SFT model (vllm_server.rendezvous)
+    if server:
+        with dsl.If(p["vllm_server_gpus"] > 0, name="vllm-server"):  # GSPO `rollouts: vllm_server` (its own pod)
+            srv = rollouts.vllm_server(
+                model=sft.outputs["model"], gpus=p["vllm_server_gpus"], hardware=hardware_of(p), **rollout
+            )
+            on_vllm_server(srv, p["accelerator_type"], p["vllm_server_gpus"], timeout_s=TIMEOUTS_S["gspo"])
+    gspo = train.train_gspo(
+        start=sft.outputs["model"], config=p["gspo_config"], overrides=overrides, **rollout,
+        **_train_inputs(dataset, world, p),
+    )  # fmt: skip
+    with_checkpoints(on_gpu(gspo, *accel, timeout_s=TIMEOUTS_S["gspo"]).set_display_name(name)).after(gpus)
+    return gspo
+
+
+def _train_inputs(dataset, world, p: dict) -> dict:
+    return {
         "dataset": dataset,
         "world": world,
         "knobs": knobs_of(p),
@@ -85,20 +115,12 @@ def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
         "checkpoint_root": p["checkpoint_root"],
         "num_nodes": p["num_nodes"],
     }
-    gated = {} if gate is None else {"gate": gate}
-    sft = train.train_sft(start=start, config=p["sft_config"], overrides=p["sft_overrides"], **gated, **common)
-    with_checkpoints(on_gpu(sft, *accel, timeout_s=TIMEOUTS_S["sft"]).set_display_name("SFT")).after(gpus)
-    server = {"rollout_root": p["store_uri"]}  # both meet under it, keyed by the SFT model (vllm_server.rendezvous)
-    with dsl.If(p["vllm_server_gpus"] > 0, name="vllm-server"):  # GSPO `rollouts: vllm_server` (its own pod)
-        srv = rollouts.vllm_server(
-            model=sft.outputs["model"], gpus=p["vllm_server_gpus"], hardware=hardware_of(p), **server
-        )
-        on_vllm_server(srv, p["accelerator_type"], p["vllm_server_gpus"], timeout_s=TIMEOUTS_S["gspo"])
-    gspo = train.train_gspo(
-        start=sft.outputs["model"], config=p["gspo_config"], overrides=p["gspo_overrides"], **server, **common
-    )
-    with_checkpoints(on_gpu(gspo, *accel, timeout_s=TIMEOUTS_S["gspo"]).set_display_name("GSPO")).after(gpus)
-    return sft, gspo
+
+
+def sft_then_gspo(dataset, world, start, p: dict, gate=None) -> tuple:
+    """SFT -> GSPO on one dataset, each on the GPU pool with checkpoints; `p` holds the pipeline parameters."""
+    sft, gpus, accel = sft_step(dataset, world, start, p, gate)
+    return sft, gspo_step(sft, dataset, world, p, gpus, accel, p["gspo_overrides"])
 
 
 def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
@@ -137,9 +159,22 @@ def train_and_evaluate(curated, gate3, media, benchmark_root, p: dict):
     return sft, gspo, ev
 
 
-def curate_train_evaluate(source, benchmark_root, p: dict) -> None:
-    """Every stage after the source step; `p` holds the pipeline parameters by name."""
-    cfg = p["curate_config"]
+@dataclass(frozen=True)
+class Curated:
+    """The curation tasks: annotate, filter, check, and the gate after each."""
+
+    annotate: Any
+    filter: Any
+    check: Any
+    gate_raw: Any
+    gate_filtered: Any
+    gate_consistent: Any
+
+
+@contextmanager
+def curated(source, curate_config):
+    """annotate -> gate -> filter -> gate -> check -> gate; the body runs inside the last gate's pass branch."""
+    cfg = curate_config
     ann = with_teacher_secret(on_cpu(data.annotate(source=source, config=cfg)).set_display_name("annotate"))
     with_timeout(ann, "annotate")
     g1 = gate(ann.outputs["dataset"], "raw", cfg)
@@ -150,15 +185,23 @@ def curate_train_evaluate(source, benchmark_root, p: dict) -> None:
             chk = on_cpu(data.check_records(dataset=flt.outputs["kept"], gate=g2.outputs["verdict"], config=cfg))
             g3 = gate(chk.outputs["kept"], "consistent", cfg)
             with passed(g3, "consistent"):
-                sft, gspo, ev = train_and_evaluate(chk.outputs["kept"], g3, source, benchmark_root, p)
-                rep = evaluate.build_report(
-                    results=dsl.Collected(ev.outputs["results"]), world=benchmark_root,
-                    annotate_metrics=ann.outputs["metrics"], filter_metrics=flt.outputs["metrics"],
-                    check_metrics=chk.outputs["metrics"], gate_raw=g1.outputs["verdict"],
-                    gate_filtered=g2.outputs["verdict"], gate_consistent=g3.outputs["verdict"],
-                    sft_metrics=sft.outputs["metrics"], gspo_metrics=gspo.outputs["metrics"],
-                )  # fmt: skip
-                on_cpu(rep).set_display_name("report")
+                yield Curated(ann, flt, chk, g1, g2, g3)
+
+
+def curate_train_evaluate(source, benchmark_root, p: dict) -> None:
+    """Every stage after the source step; `p` holds the pipeline parameters by name."""
+    with curated(source, p["curate_config"]) as c:
+        ann, flt, chk = c.annotate, c.filter, c.check
+        g1, g2, g3 = c.gate_raw, c.gate_filtered, c.gate_consistent
+        sft, gspo, ev = train_and_evaluate(chk.outputs["kept"], g3, source, benchmark_root, p)
+        rep = evaluate.build_report(
+            results=dsl.Collected(ev.outputs["results"]), world=benchmark_root,
+            annotate_metrics=ann.outputs["metrics"], filter_metrics=flt.outputs["metrics"],
+            check_metrics=chk.outputs["metrics"], gate_raw=g1.outputs["verdict"],
+            gate_filtered=g2.outputs["verdict"], gate_consistent=g3.outputs["verdict"],
+            sft_metrics=sft.outputs["metrics"], gspo_metrics=gspo.outputs["metrics"],
+        )  # fmt: skip
+        on_cpu(rep).set_display_name("report")
 
 
 # Parameters shared by both pipelines are repeated in each signature on purpose: KFP reads a pipeline's
