@@ -10,13 +10,14 @@ from pathlib import Path
 from kfp import compiler
 
 from pipelines.end_to_end import o3v_manifest_pipeline, o3v_pipeline
+from pipelines.reproduce import reproduce_pipeline
 from pipelines.retrain import retrain_pipeline
 from pipelines.stages import RERUNS
 
 
 def all_pipelines() -> dict:
     """Every pipeline by its KFP name (the YAML file stem)."""
-    found = [o3v_pipeline, o3v_manifest_pipeline, retrain_pipeline, *RERUNS.values()]
+    found = [o3v_pipeline, o3v_manifest_pipeline, retrain_pipeline, reproduce_pipeline, *RERUNS.values()]
     return {p.name: p for p in found}
 
 

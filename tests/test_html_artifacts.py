@@ -61,10 +61,28 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     (tmp / "page.html").write_text(htmlpage.self_contained(page, tmp))
     out["htmlpage"] = tmp / "page.html"
+    out["ablation"] = _ablation_page(tmp / "ablation")
     return out
 
 
-@pytest.mark.parametrize("kind", ["gate-passed", "gate-failed", "htmlpage"])
+def _ablation_page(folder: Path) -> Path:
+    """The `make reproduce` page (o3v.ablation.page) for two made-up seeds."""
+    from o3v.ablation.page import write_outputs
+
+    def seed(s: int, sft: float, gspo: float) -> dict:
+        def vstar(v: float) -> dict:
+            keys = ("mam", "mlgm", "tiou_chain1", "tiou_chain2", "viou_chain1", "viou_chain2")
+            return {"metrics": dict.fromkeys(keys, v), "baselines": {"best_constant_span": {"tiou": 0.4}}}
+
+        log = [{"step": i, "reward": 1.0 + i / 10, "frac_reward_zero_std": 0.25} for i in (1, 2, 3)]
+        return {"seed": s, "rows": {"sft": {"vstar": vstar(sft)}, "gspo": {"vstar": vstar(gspo)}},
+                "gspo_logs": {"gspo": log}}  # fmt: skip
+
+    write_outputs([seed(0, 0.3, 0.31), seed(1, 0.3, 0.28)], folder)
+    return folder / "ablation.html"
+
+
+@pytest.mark.parametrize("kind", ["gate-passed", "gate-failed", "htmlpage", "ablation"])
 def test_page_renders_offline_in_chromium(browser, pages, kind) -> None:
     report = browser.open(pages[kind], screenshot=SCREENSHOTS / "fast" / f"{kind}.png", probes=PROBES)
     assert_renders_offline(report)
@@ -75,6 +93,9 @@ def test_page_renders_offline_in_chromium(browser, pages, kind) -> None:
         assert [i["alt"] for i in report.images] == ["Great Expectations"]
         verdict = "Succeeded" if kind == "gate-passed" else "Failed"
         assert verdict in report.text
+    elif kind == "ablation":  # the metrics plot and the GSPO diagnostics, inlined; the verdict in words
+        assert len(report.images) == 2 and all(i["w"] > 500 for i in report.images)
+        assert "does not beat SFT only" in report.text
     else:
         assert [(i["w"], i["h"]) for i in report.images] == [(320, 200)]
 

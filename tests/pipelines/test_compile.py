@@ -3,6 +3,7 @@ settings (GPUs, node pool, tolerations, timeouts, resources, retries, caching) a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,17 +54,24 @@ def test_images_and_no_runtime_installs(compiled: dict[str, Path], name: str) ->
         if "importer" in executor:
             continue
         container = executor["container"]
-        want = _image.O3V_GPU_IMAGE if exec_name in GPU_EXECUTORS or "base-model" in exec_name else _image.O3V_IMAGE
+        gpu = _base_name(exec_name) in GPU_EXECUTORS or "base-model" in exec_name
+        want = _image.O3V_GPU_IMAGE if gpu else _image.O3V_IMAGE
         assert container["image"] == want, exec_name
         assert "pip install" not in " ".join(container["command"]), exec_name
 
 
+def _base_name(exec_name: str) -> str:
+    """`exec-train-gspo-3` -> `exec-train-gspo` (the compiler numbers a component's second and later tasks)."""
+    return re.sub(r"-\d+$", "", exec_name)
+
+
 def _gpu_executors(spec: dict) -> dict[str, dict]:
-    return {k: v for k, v in spec["deploymentSpec"]["executors"].items() if k.split("-2")[0] in GPU_EXECUTORS}
+    return {k: v for k, v in spec["deploymentSpec"]["executors"].items() if _base_name(k) in GPU_EXECUTORS}
 
 
 @pytest.mark.parametrize(
-    "name", ["o3v", "o3v-manifest", "o3v-retrain", "o3v-rerun-sft", "o3v-rerun-gspo", "o3v-rerun-eval"]
+    "name",
+    ["o3v", "o3v-manifest", "o3v-retrain", "o3v-reproduce", "o3v-rerun-sft", "o3v-rerun-gspo", "o3v-rerun-eval"],
 )
 def test_gpu_stages_request_accelerators_on_the_gpu_pool(compiled: dict[str, Path], name: str) -> None:
     spec, platform = _docs(compiled[name])
