@@ -20,7 +20,7 @@ CRON ?= 0 0 3 * * 1
 OVERLAY ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-slow test-gpu lint fmt bench eval-smoke pipeline-run stage-run compile schedule images push deploy undeploy clean
+.PHONY: help install test test-slow test-gpu lint fmt bench eval-smoke pipeline-run reproduce stage-run compile schedule images push deploy undeploy clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,11 @@ eval-smoke: $(STAMP) ## tiny model on the synthetic V-STaR/TVGBench/VideoMME fil
 
 pipeline-run: $(STAMP) ## run the whole DAG locally (or submit to $$KFP_HOST when set)
 	$(PY) -m pipelines.run
+
+# Parameters as pipeline-run: make reproduce ARGS="--set 'seeds=[0,1,2,3]' --set eval_limit=200 --set blind=false"
+ARGS ?=
+reproduce: $(STAMP) ## SFT vs SFT+GSPO ablation, 3 seeds (~50 min on 2 cores): table, plot, HTML page
+	$(PY) -m pipelines.reproduce $(ARGS)
 
 stage-run: $(STAMP) ## rerun one stage: make stage-run STAGE=eval MODEL=<uri> [DATA=<uri>]
 	$(PY) -m pipelines.run --stage $(STAGE) --model "$(MODEL)" --data "$(DATA)"
