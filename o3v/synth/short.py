@@ -204,8 +204,7 @@ def build_short_drafts(spec: VideoSpec, rng: np.random.Generator) -> list[Draft]
         drafts += [
             locate(spec, rng, f"{vid}-vqa-{i}", a),
             when(spec, rng, f"{vid}-tqa-{i}", a),
-            where(spec, f"{vid}-where-{i}", a, chain=1),
-            where(spec, f"{vid}-where2-{i}", a, chain=2),
+            where(spec, f"{vid}-where-{i}", a, chain=1 if rng.random() < 0.5 else 2),
             what(spec, rng, f"{vid}-what-{i}", a),
         ]
     drafts.append(video_mcq(spec, rng, f"{vid}-gmcq"))
