@@ -110,9 +110,9 @@ def vlm_inputs(name: str, cfg: Any, batch: int, frames: int, tokens_per_frame: i
     rows = []
     for _ in range(batch):
         ids: list[int] = torch.randint(1000, 150000, (text_len,), generator=g).tolist()
-        for f in range(frames):
-            block = [cfg.vision_start_token_id, *[cfg.image_token_id] * tokens_per_frame, cfg.vision_end_token_id]
-            at = (f + 1) * len(ids) // (frames + 2)
+        block = [cfg.vision_start_token_id, *[cfg.image_token_id] * tokens_per_frame, cfg.vision_end_token_id]
+        for f in reversed(range(frames)):  # from the back, so each cut point into the text stays where it was
+            at = (f + 1) * text_len // (frames + 2)
             ids[at:at] = block
         rows.append(ids)
     input_ids = torch.tensor(rows, device=device)
