@@ -147,6 +147,15 @@ def summary_text(result, params: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def recipe_steps() -> int:
+    """max_steps of the tiny-cpu SFT recipe, which every seed's SFT runs unless sft_overrides says otherwise."""
+    import yaml
+
+    from o3v.train.config import config_path
+
+    return int(yaml.safe_load(config_path("sft", "tiny-cpu").read_text())["max_steps"])
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipelines.console import verbose_from_env
     from pipelines.run import ROOT, parse_sets, run_local, submit
@@ -163,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown parameter(s) {unknown}")
     get = lambda k: params.get(k, reproduce_pipeline.component_spec.inputs[k].default)  # noqa: E731
-    sft_steps = int(params.get("sft_overrides", {}).get("max_steps", 1600))
+    sft_steps = int(params.get("sft_overrides", {}).get("max_steps", recipe_steps()))
     gspo_steps = int(get("gspo_steps") or params.get("gspo_overrides", {}).get("max_steps", 30))
     minutes = estimate_minutes(len(get("seeds")), sft_steps, gspo_steps, int(get("eval_limit")), bool(get("blind")))
     print(

@@ -48,6 +48,13 @@ class O3VFields:
     curriculum_steps: int = field(
         default=0, metadata={"help": "sample_order curriculum: batches of warm-up stills (o3v.synth.stills) first"}
     )
+    task_repeats: dict[str, int] | None = field(
+        default=None,
+        metadata={
+            "help": "sample_order grouped/curriculum: records of these task types come N times per epoch "
+            "(upweights them; warm-up stills excepted), e.g. {'temporal QA': 2}"
+        },
+    )
     tensorboard: bool = field(
         default=True,
         metadata={"help": "TensorBoard event files in <model>/tensorboard while training, whatever report_to says"},

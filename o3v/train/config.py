@@ -167,6 +167,22 @@ def _choice(cfg: dict, name: str, choices: tuple[str, ...], where: str) -> None:
         raise ConfigError(f"{where}: field '{name}' must be one of {list(choices)}, got {cfg[name]!r}")
 
 
+def _check_task_repeats(cfg: dict, order: str, where: str) -> None:
+    repeats = cfg.get("task_repeats")
+    if repeats is None:
+        return
+    from o3v.records import TASKS
+
+    if not isinstance(repeats, dict) or not all(
+        t in TASKS and isinstance(n, int) and not isinstance(n, bool) and n >= 1 for t, n in repeats.items()
+    ):
+        raise ConfigError(
+            f"{where}: field 'task_repeats' must map task types of {list(TASKS)} to integers >= 1, got {repeats!r}"
+        )
+    if repeats and order == "random":
+        raise ConfigError(f"{where}: field 'task_repeats' needs sample_order grouped or curriculum, got random")
+
+
 def check_values(stage: str, cfg: dict[str, Any], where: str) -> None:
     """Impossible values, named by field (before trl builds anything)."""
     from o3v.model import DTYPES
@@ -202,6 +218,7 @@ def check_values(stage: str, cfg: dict[str, Any], where: str) -> None:
     order = cfg.get("sample_order", "random")
     if order != "random" and cfg.get("train_sampling_strategy", "random") != "sequential":
         raise ConfigError(f"{where}: field 'sample_order: {order}' needs train_sampling_strategy: sequential")
+    _check_task_repeats(cfg, order, where)
     if cfg.get("tasks") is not None:
         from o3v.records import TASKS
 

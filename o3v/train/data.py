@@ -331,11 +331,37 @@ def rejects_file(out_dir: str | Path) -> Path:
     return Path(out_dir) / REJECTS
 
 
+def repeated(items: list[TrainRecord], indices: list[int], repeats: dict[str, int] | None) -> list[int]:
+    """`indices`, each `repeats[task]` times for the task types `repeats` names and once otherwise: a record
+    that comes N times per epoch (how `task_repeats` upweights task types).
+
+    Example:
+        >>> from types import SimpleNamespace as R
+        >>> items = [R(record=R(task=t)) for t in ("temporal QA", "visual QA", "temporal QA")]
+        >>> repeated(items, [0, 1, 2], {"temporal QA": 2}), repeated(items, [1, 2], None)
+        ([0, 0, 1, 2, 2], [1, 2])
+    """
+    repeats = repeats or {}
+    return [i for i in indices for _ in range(repeats.get(items[i].record.task, 1))]
+
+
+def _planned_pool(pool: list[int], lengths: list[int], batch: int, rows: int, seed: int) -> list[int]:
+    order = planned_order([lengths[i] for i in pool], batch, rows, seed)
+    return [pool[j] for j in order]
+
+
 def curriculum_order(
-    items: list[TrainRecord], lengths: list[int], batch: int, rows: int, warm_steps: int, seed: int
+    items: list[TrainRecord],
+    lengths: list[int],
+    batch: int,
+    rows: int,
+    warm_steps: int,
+    seed: int,
+    repeats: dict[str, int] | None = None,
 ) -> list[int]:
     """`warm_steps` batches of warm-up stills (records from `o3v.synth.stills`) first, then `planned_order` over
-    the other records; without warm-up records (or with `warm_steps` 0) it is `planned_order` over everything."""
+    the other records; without warm-up records (or with `warm_steps` 0) it is `planned_order` over everything.
+    `repeats` (task type -> N) puts those records N times into each epoch of the planned part."""
     import random
 
     from o3v.synth.stills import STILL_SOURCE
@@ -343,7 +369,7 @@ def curriculum_order(
     warm = [i for i, it in enumerate(items) if it.record.source == STILL_SOURCE]
     rest = [i for i, it in enumerate(items) if it.record.source != STILL_SOURCE]
     if not warm or not rest or warm_steps <= 0:
-        return planned_order(lengths, batch, rows, seed)
+        return _planned_pool(repeated(items, list(range(len(items))), repeats), lengths, batch, rows, seed)
     n_warm = min(rows, warm_steps * batch)
     rng = random.Random(seed)
     first: list[int] = []
@@ -351,5 +377,4 @@ def curriculum_order(
         perm = list(warm)
         rng.shuffle(perm)
         first += perm
-    tail = planned_order([lengths[i] for i in rest], batch, rows - n_warm, seed)
-    return first[:n_warm] + [rest[j] for j in tail]
+    return first[:n_warm] + _planned_pool(repeated(items, rest, repeats), lengths, batch, rows - n_warm, seed)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from o3v.train.data import curriculum_order, lazy_dataset, length_key, planned_order, sft_row
+from o3v.train.data import curriculum_order, lazy_dataset, length_key, sft_row
 from o3v.train.runner import callbacks, peft_config, prepare_run, train_and_finalize
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,14 @@ def _order(prep: Any) -> list[int] | None:
     batch = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * max(1, cfg.world_size)
     rows = cfg.max_steps * batch if cfg.max_steps > 0 else round(cfg.num_train_epochs * len(records))
     lengths = [length_key(r, prep.frames) for r in records]
-    if cfg.sample_order == "grouped":
-        order = planned_order(lengths, batch, rows, cfg.seed)
-    else:
-        order = curriculum_order(records, lengths, batch, rows, cfg.curriculum_steps, cfg.seed)
+    warm_steps = cfg.curriculum_steps if cfg.sample_order == "curriculum" else 0
+    order = curriculum_order(records, lengths, batch, rows, warm_steps, cfg.seed, cfg.task_repeats)
     log.info(
         "sample_order %s: %d rows (%.2f epochs), batches of %d", cfg.sample_order, rows, rows / len(records), batch
     )
+    if cfg.task_repeats:
+        shares = Counter(records[i].record.task for i in order)
+        log.info("task_repeats %s: rows per task %s", cfg.task_repeats, dict(shares.most_common()))
     return order
 
 

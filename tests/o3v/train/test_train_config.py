@@ -83,6 +83,10 @@ def test_vllm_colocate_is_config_only():
         ("gspo", {"preset": "ppo"}, r"field 'preset' must be one of"),
         ("gspo", {"tasks": ["dance QA"]}, r"field 'tasks' must be a non-empty list of"),
         ("gspo", {"tasks": []}, r"field 'tasks' must be a non-empty list of"),
+        ("sft", {"task_repeats": {"dance QA": 2}}, r"field 'task_repeats' must map task types of"),
+        ("sft", {"task_repeats": {"temporal QA": 0}}, r"field 'task_repeats' must map task types of"),
+        ("sft", {"task_repeats": {"temporal QA": 1.5}}, r"field 'task_repeats' must map task types of"),
+        ("sft", {"task_repeats": {"temporal QA": 2}, "sample_order": "random"}, r"'task_repeats' needs sample_order"),
     ],
 )
 def test_impossible_values_fail_before_training_naming_the_field(stage, overrides, message):

@@ -158,3 +158,39 @@ def test_cli_fails_before_training_with_one_clear_line(train_data, tmp_path, cap
     assert err.startswith("o3v sft: error:") and "missing.mp4" in err
     assert main([*argv[:-2], "--set", "learning_rate=-1"]) == 2
     assert "field 'learning_rate' must be > 0" in capsys.readouterr().err
+
+
+def _fake_items(tasks_and_sources):
+    from types import SimpleNamespace as R
+
+    return [R(record=R(task=t, source=s)) for t, s in tasks_and_sources]
+
+
+def test_task_repeats_upweight_task_types_after_the_stills_and_change_nothing_without_them():
+    import collections
+    import doctest
+
+    import o3v.train.data as data
+    from o3v.synth.stills import STILL_SOURCE
+
+    assert doctest.testmod(data).failed == 0
+    items = _fake_items(
+        [("visual QA", STILL_SOURCE)] * 8
+        + [("temporal QA", "o3v_synth")] * 10
+        + [("General video QA MCQ", "o3v_synth")] * 10
+        + [("visual QA", "o3v_synth")] * 10
+    )
+    lengths = [len(items) - i for i in range(len(items))]
+    plain = data.curriculum_order(items, lengths, batch=4, rows=4 * 2 + 400, warm_steps=2, seed=0)
+    assert plain == data.curriculum_order(items, lengths, 4, 408, 2, 0, repeats=None)
+    assert plain == data.curriculum_order(items, lengths, 4, 408, 2, 0, repeats={})
+    up = data.curriculum_order(items, lengths, 4, 408, 2, 0, repeats={"temporal QA": 3, "visual QA": 2})
+    assert all(items[i].record.source == STILL_SOURCE for i in up[:8])  # the warm-up stills stay first, once
+    count = collections.Counter(items[i].record.task for i in up[8:])
+    # per epoch of the planned part: 30 temporal, 10 MCQ, 20 video visual QA rows (stills never come back)
+    assert count["temporal QA"] / count["General video QA MCQ"] == pytest.approx(3, rel=0.1)
+    assert count["visual QA"] / count["General video QA MCQ"] == pytest.approx(2, rel=0.1)
+    assert not any(items[i].record.source == STILL_SOURCE for i in up[8:])
+    grouped = data.curriculum_order(items, lengths, 4, 96, 0, 0, repeats={"temporal QA": 2})
+    # grouped (no warm-up phase): 2 epochs of 48 rows (8 stills, 20 temporal, 10 MCQ, 10 visual QA)
+    assert collections.Counter(items[i].record.task for i in grouped)["temporal QA"] == 40
