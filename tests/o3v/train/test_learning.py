@@ -17,7 +17,7 @@ from o3v.model import build_tiny
 from o3v.synth.stills import write_square_stills
 from o3v.train.sft import run as sft
 
-STEPS = 480
+STEPS = 400
 BATCH = 16
 
 
