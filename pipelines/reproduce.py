@@ -151,9 +151,8 @@ def recipe_steps() -> int:
     """max_steps of the tiny-cpu SFT recipe, which every seed's SFT runs unless sft_overrides says otherwise."""
     import yaml
 
-    from o3v.train.config import config_path
-
-    return int(yaml.safe_load(config_path("sft", "tiny-cpu").read_text())["max_steps"])
+    recipe = Path(__file__).resolve().parents[1] / "o3v" / "configs" / "train" / "sft" / "tiny-cpu.yaml"
+    return int(yaml.safe_load(recipe.read_text())["max_steps"])
 
 
 def main(argv: list[str] | None = None) -> int:
