@@ -156,8 +156,7 @@ def recipe_steps() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipelines.console import verbose_from_env
-    from pipelines.run import ROOT, parse_sets, run_local, submit
+    from pipelines.run import ROOT, parse_sets, run_here, submit
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pipeline parameter")
@@ -184,13 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     host = os.environ.get("KFP_HOST")
     if host:
         return submit(reproduce_pipeline, params, host)
-    local = {
-        "checkpoint_root": str((args.root / "checkpoints").absolute()),
-        "store_uri": Path("artifacts").absolute().as_uri(),
-    }
-    params = {**local, **params}
-    verbose = args.verbose or verbose_from_env()
-    result = run_local(reproduce_pipeline, params, args.root, cache=not args.no_cache, verbose=verbose)
+    result = run_here(reproduce_pipeline, params, args.root, cache=not args.no_cache, verbose=args.verbose)
     sys.stdout.write(summary_text(result, params))
     return 0 if result.status == "SUCCESS" else 1
 

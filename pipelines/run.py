@@ -204,6 +204,18 @@ def stage_params(stage: str, model: str, data: str, world: str, root: Path) -> d
     return need
 
 
+def run_here(pipeline, params: dict, root: Path, cache: bool, verbose: bool) -> RunResult:
+    """`run_local` with this machine's checkpoint folder (under `root`) and artifact store (`STORE`) filled in
+    where the pipeline takes them and `params` does not set them."""
+    accepted = set(pipeline.component_spec.inputs or {})
+    local_defaults = {
+        "checkpoint_root": str((root / "checkpoints").absolute()),
+        "store_uri": (STORE.absolute()).as_uri(),
+    }
+    params = {**{k: v for k, v in local_defaults.items() if k in accepted}, **params}
+    return run_local(pipeline, params, root, cache=cache, verbose=verbose or verbose_from_env())
+
+
 def summary_text(result: RunResult, store: Path) -> str:
     """The report step's Markdown summary (or the gate-failure report), then where things are and timings."""
     out = [f"\n=== pipeline {result.status} in {result.wall_s:.1f}s; outputs: {result.run_dir}\n"]
@@ -269,14 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     host = os.environ.get("KFP_HOST")
     if host:
         return submit(pipeline, params, host)
-    accepted = set(pipeline.component_spec.inputs or {})
-    local_defaults = {
-        "checkpoint_root": str((args.root / "checkpoints").absolute()),
-        "store_uri": (STORE.absolute()).as_uri(),
-    }
-    params = {**{k: v for k, v in local_defaults.items() if k in accepted}, **params}
-    verbose = args.verbose or verbose_from_env()
-    result = run_local(pipeline, params, args.root, cache=not args.no_cache, verbose=verbose)
+    result = run_here(pipeline, params, args.root, cache=not args.no_cache, verbose=args.verbose)
     # kfp.local swaps builtins.print for an indenting one while tasks run; write to stdout directly.
     sys.stdout.write(summary_text(result, STORE))
     return 0 if result.status == "SUCCESS" else 1
