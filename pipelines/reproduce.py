@@ -147,11 +147,12 @@ def summary_text(result, params: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def recipe_steps() -> int:
-    """max_steps of the tiny-cpu SFT recipe, which every seed's SFT runs unless sft_overrides says otherwise."""
+def recipe_steps(sft_config: str) -> int:
+    """max_steps of the shipped SFT recipe `sft_config`, which every seed's SFT runs unless sft_overrides says
+    otherwise (read as a file: pipelines never import o3v)."""
     import yaml
 
-    recipe = Path(__file__).resolve().parents[1] / "o3v" / "configs" / "train" / "sft" / "tiny-cpu.yaml"
+    recipe = Path(__file__).resolve().parents[1] / "o3v" / "configs" / "train" / "sft" / f"{sft_config}.yaml"
     return int(yaml.safe_load(recipe.read_text())["max_steps"])
 
 
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown parameter(s) {unknown}")
     get = lambda k: params.get(k, reproduce_pipeline.component_spec.inputs[k].default)  # noqa: E731
-    sft_steps = int(params.get("sft_overrides", {}).get("max_steps", recipe_steps()))
+    sft_steps = int(get("sft_overrides").get("max_steps") or recipe_steps(get("sft_config")))
     gspo_steps = int(get("gspo_steps") or params.get("gspo_overrides", {}).get("max_steps", 30))
     minutes = estimate_minutes(len(get("seeds")), sft_steps, gspo_steps, int(get("eval_limit")), bool(get("blind")))
     print(

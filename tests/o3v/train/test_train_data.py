@@ -166,14 +166,20 @@ def _fake_items(tasks_and_sources):
     return [R(record=R(task=t, source=s)) for t, s in tasks_and_sources]
 
 
+def test_doctests():
+    import doctest
+
+    import o3v.train.data as data
+
+    assert doctest.testmod(data).failed == 0
+
+
 def test_task_repeats_upweight_task_types_after_the_stills_and_change_nothing_without_them():
     import collections
-    import doctest
 
     import o3v.train.data as data
     from o3v.synth.stills import STILL_SOURCE
 
-    assert doctest.testmod(data).failed == 0
     items = _fake_items(
         [("visual QA", STILL_SOURCE)] * 8
         + [("temporal QA", "o3v_synth")] * 10
