@@ -155,8 +155,10 @@ def prepare_run(
 ) -> Prepared:
     """Config (overrides + the stage's forced settings), resume point, data checks and the base model."""
     from o3v.torchvision_cpu import install
+    from o3v.train.fused_head import score_labelled_positions_only
 
     install()  # before trl/transformers import torchvision
+    score_labelled_positions_only()  # trl scores every position off CUDA: 28% of a CPU SFT step (fused_head.py)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = load_config(stage, config, {**(overrides or {}), **forced}, output_dir=out / CHECKPOINTS)
