@@ -40,7 +40,7 @@ SEEDS = [0, 1, 2]
 # Seconds on an idle 2-core machine, from the default pipeline's run (tiny-cpu recipes, 680 videos): the data path,
 # an SFT step (2 DDP ranks, stills and video averaged: 533 s for 2000 steps), a GSPO task at 30 steps, V-STaR and
 # TVGBench evals at 200 samples (1 thread each).
-COST_S = {"data": 45, "sft_step": 0.267, "gspo_30": 22, "gspo_start": 5, "vstar_200": 70, "tvgbench_200": 15, "task": 2}
+COST_S = {"data": 45, "sft_step": 0.27, "gspo_30": 22, "gspo_start": 5, "vstar_200": 70, "tvgbench_200": 15, "task": 2}
 
 
 def estimate_minutes(seeds: int, sft_steps: int, gspo_steps: int, eval_limit: int, blind: bool = True) -> float:
@@ -51,7 +51,7 @@ def estimate_minutes(seeds: int, sft_steps: int, gspo_steps: int, eval_limit: in
     saves the blind run's share.
 
     >>> round(estimate_minutes(3, 2000, 30, 80), 1)
-    51.8
+    52.1
     """
     scale = eval_limit / 200 * (1.0 if blind else 0.8)
     per_model = (COST_S["vstar_200"] + COST_S["tvgbench_200"]) * scale

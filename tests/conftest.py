@@ -90,3 +90,20 @@ def browser() -> Iterator[object]:
         yield b
     finally:
         b.close()
+
+
+@pytest.fixture(scope="session")
+def load_bench():
+    """Import a script of bench/ (a folder of scripts, not a package) as a module: `load_bench("gpu")`."""
+    import importlib.util
+    import sys
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[f"bench_{name}"] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 CLAIM = "<obj>red square</obj><box>[0,0,20,20]</box>"
 BOX = f"<think>{CLAIM}</think>\n<answer>{CLAIM}</answer>"
 SPAN = (
@@ -17,12 +12,8 @@ SPAN = (
 
 
 @pytest.fixture(scope="module")
-def learning():
-    spec = importlib.util.spec_from_file_location("bench_learning", ROOT / "bench" / "learning.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_learning"] = module
-    spec.loader.exec_module(module)
-    return module
+def learning(load_bench):
+    return load_bench("learning")
 
 
 def test_box_answers_score_their_iou(learning) -> None:

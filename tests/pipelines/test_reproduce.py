@@ -31,7 +31,8 @@ def test_defaults_fit_the_hour_with_three_seeds() -> None:
     params = reproduce.reproduce_pipeline.component_spec.inputs
     seeds, limit = params["seeds"].default, params["eval_limit"].default
     assert len(seeds) >= 3
-    assert reproduce.estimate_minutes(len(seeds), reproduce.recipe_steps("tiny-cpu"), params["gspo_steps"].default, limit) <= 55
+    sft_steps = reproduce.recipe_steps("tiny-cpu")
+    assert reproduce.estimate_minutes(len(seeds), sft_steps, params["gspo_steps"].default, limit) <= 55
 
 
 def test_compiles_with_one_seed_at_a_time(tmp_path: Path) -> None:
