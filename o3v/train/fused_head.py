@@ -44,10 +44,11 @@ def score_labelled_positions_only() -> bool:
     if getattr(current, "o3v_compact", False):
         return False
 
-    def compact_everywhere(device: Any, _original: Any = current) -> bool:
-        return _original(device) or device.type == "cpu"
+    def compact_everywhere(device: Any) -> bool:
+        return current(device) or device.type == "cpu"
 
     compact_everywhere.o3v_compact = True  # type: ignore[attr-defined]
+    compact_everywhere.o3v_original = current  # type: ignore[attr-defined]
     trl_utils._use_triton = compact_everywhere
     log.info("trl fused LM head: scoring labelled positions only, CPU included (o3v.train.fused_head)")
     return True
@@ -58,4 +59,4 @@ def restore() -> None:
     trl_utils = _installed()
     current = trl_utils._use_triton
     if getattr(current, "o3v_compact", False):
-        trl_utils._use_triton = current.__defaults__[0]
+        trl_utils._use_triton = current.o3v_original
