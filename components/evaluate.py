@@ -18,7 +18,7 @@ def evaluate_benchmark(
     results: Output[Dataset],
     metrics: Output[Metrics],
 ):
-    """Scores the model on one benchmark: `benchmark` = {"name", "annotations" (relative to the world)}.
+    """Scores the model on one benchmark: `benchmark` = {"name", "annotations" (relative to the world), "eval"?}.
 
     `hardware` (accelerator type and count) is recorded in the result's provenance.
     """

@@ -57,13 +57,28 @@ def eval_overrides(overrides: Mapping[str, Any] | None, knobs: Mapping[str, Any]
     return out
 
 
+def benchmark_overrides(benchmark: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The benchmark entry's own eval keys under the run's overrides (config < benchmark < run).
+
+    >>> benchmark_overrides({"name": "synthetic", "eval": {"limit": 1500}}, {})
+    {'limit': 1500}
+    >>> benchmark_overrides({"name": "synthetic", "eval": {"limit": 1500}}, {"limit": 1})
+    {'limit': 1}
+    """
+    own = benchmark.get("eval") or {}
+    if not isinstance(own, Mapping):
+        name = benchmark.get("name")
+        raise ValueError(f"benchmark {name!r}: 'eval' must be a mapping of eval config keys, got {own!r}")
+    return {**own, **(overrides or {})}
+
+
 def evaluate(
     model: ArtifactLike,
     world: ArtifactLike,
     results: ArtifactLike,
     metrics: MetricsLike,
     *,
-    benchmark: Mapping[str, str],
+    benchmark: Mapping[str, Any],
     config: str,
     overrides: Mapping[str, Any] | None = None,
     knobs: Mapping[str, Any] | None = None,
@@ -72,9 +87,10 @@ def evaluate(
     """Score `model` on one benchmark file of `world` (`o3v.eval.runner.evaluate`).
 
     Args:
-        benchmark: {"name": adapter name, "annotations": the file relative to the world/benchmark folder}.
+        benchmark: {"name": adapter name, "annotations": the file relative to the world/benchmark folder,
+            optional "eval": this benchmark's own eval config keys (e.g. {"limit": 1500})}.
         config: an eval config name (`tiny-cpu`, `qwen2.5-vl-7b`) or YAML path.
-        overrides: eval config keys to change (e.g. {"limit": 8}).
+        overrides: eval config keys to change (e.g. {"limit": 8}); they win over the benchmark's own keys.
         knobs: the pipeline's seed / fps / frames / pixels, mapped onto the eval config.
         hardware: the accelerator the step asked for (recorded in provenance).
     """
@@ -82,7 +98,7 @@ def evaluate(
     from o3v.eval.runner import evaluate as run
 
     name, annotations = benchmark["name"], benchmark["annotations"]
-    cfg = load_config(config, eval_overrides(overrides, knobs))
+    cfg = load_config(config, eval_overrides(benchmark_overrides(benchmark, overrides), knobs))
     t0 = time.perf_counter()
     result = run(model_source(model), name, str(Path(world.path) / annotations), world.path, results.path, cfg)
     settings = {

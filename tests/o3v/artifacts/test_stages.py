@@ -178,6 +178,15 @@ def test_knobs_map_onto_train_and_eval_configs() -> None:
     }
 
 
+def test_a_benchmark_entry_sets_its_own_eval_keys_under_the_run_overrides() -> None:
+    synthetic = {"name": "synthetic", "annotations": "s.jsonl", "eval": {"limit": None, "batch_size": 4}}
+    assert ev.benchmark_overrides(synthetic, None) == {"limit": None, "batch_size": 4}
+    assert ev.benchmark_overrides(synthetic, {"limit": 1}) == {"limit": 1, "batch_size": 4}
+    assert ev.benchmark_overrides({"name": "vstar", "annotations": "v.json"}, {"limit": 1}) == {"limit": 1}
+    with pytest.raises(ValueError, match="'synthetic'.*'eval' must be a mapping"):
+        ev.benchmark_overrides({**synthetic, "eval": 5}, None)
+
+
 def test_training_work_dir_is_keyed_by_inputs_and_settings(curated: dict[str, FakeArtifact], tmp_path: Path) -> None:
     inputs = {"dataset": curated["filtered"], "base_model": curated["annotate"]}
     a = tr.work_dir(str(tmp_path), "sft", inputs, "tiny-cpu", {"max_steps": 2})
