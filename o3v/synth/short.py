@@ -6,9 +6,10 @@ one or two grounded claims and a one-line answer, in the reference syntax
 then `<answer>From <t>1</t>s to <t>2.5</t>s</answer>`). Every claim is drawn from an annotated key frame, so the
 consistency check verifies it, and the faults of `o3v.synth.faults` apply as to the long records.
 
-Per object: visual QA (locate it on a still), temporal QA (its visible span, in one of four wordings: plain,
-V-STaR chain 1, V-STaR chain 2 with its boxes given, TVGBench), a where-question (temporal-spatial free-form QA
-answered in V-STaR's JSON second -> box format, chain-1 or chain-2 wording) and a what-question (its shape).
+Per object: visual QA (locate it on a still), two temporal QAs (its visible span: once in one of three wordings,
+plain, V-STaR chain 1 or TVGBench, and once in V-STaR chain 2's, with its boxes given), a where-question
+(temporal-spatial free-form QA answered in V-STaR's JSON second -> box format, chain-1 or chain-2 wording) and a
+what-question (its shape).
 Per video: a VideoMME-style MCQ (count, colour or order), a temporal MCQ and a free-form count or shapes
 question. The wordings come from `o3v.prompts`, the builder the eval adapters use, so train and eval agree.
 """
@@ -36,6 +37,9 @@ from o3v.synth.tasks import (
 from o3v.synth.world import COLOURS, SHAPES, ObjectTrack, VideoSpec, render_frame
 
 WHEN_WORDINGS = ("plain", "vstar", "vstar_boxes", "tvg")
+# Chain 2's wording (the object's boxes listed before the question) is far from the three short ones, so every
+# object is asked in it as well as in one short wording drawn at random.
+SHORT_WHEN_WORDINGS = ("plain", "vstar", "tvg")
 
 
 def _tt(seconds: float) -> str:
@@ -72,9 +76,11 @@ def locate(spec: VideoSpec, rng: np.random.Generator, rid: str, a: ObjectTrack) 
     return d
 
 
-def when(spec: VideoSpec, rng: np.random.Generator, rid: str, a: ObjectTrack) -> Draft:
-    """Temporal QA: the object's visible span, asked in one of `WHEN_WORDINGS`."""
-    wording = str(rng.choice(WHEN_WORDINGS))
+def when(spec: VideoSpec, rng: np.random.Generator, rid: str, a: ObjectTrack, wording: str | None = None) -> Draft:
+    """Temporal QA: the object's visible span, asked in `wording` (one of `WHEN_WORDINGS`; None: a short one)."""
+    wording = str(rng.choice(SHORT_WHEN_WORDINGS)) if wording is None else wording
+    if wording not in WHEN_WORDINGS:
+        raise ValueError(f"unknown temporal wording {wording!r}; expected one of {WHEN_WORDINGS}")
     asked = bench.vstar_questions(a)["temporal_question"]
     if wording == "plain":
         question = str(
@@ -204,6 +210,7 @@ def build_short_drafts(spec: VideoSpec, rng: np.random.Generator) -> list[Draft]
         drafts += [
             locate(spec, rng, f"{vid}-vqa-{i}", a),
             when(spec, rng, f"{vid}-tqa-{i}", a),
+            when(spec, rng, f"{vid}-tqa2-{i}", a, wording="vstar_boxes"),
             where(spec, f"{vid}-where-{i}", a, chain=1 if rng.random() < 0.5 else 2),
             what(spec, rng, f"{vid}-what-{i}", a),
         ]
