@@ -39,8 +39,9 @@ from pipelines._options import (
 
 # Benchmark files inside a synthetic world (docs/architecture.md); a real benchmark folder uses the same paths.
 # "eval": the benchmark's own eval config keys, under the run's eval_overrides. The synthetic file mixes six task
-# types, so the config's 200 samples would hold only ~50 temporal ones: it gets up to 1,500, the default world's
-# whole file (~1,460 records, ~250 per grounded metric; generation runs at ~30 samples/s on one core).
+# types, so the config's 200 samples would hold only ~50 temporal ones: it gets the first 1,500 of the default
+# world's ~1,700 records (whole videos, every task type: 558 temporal, 216 box, 1,284 evidence samples in the run
+# of 2026-12-04; generation runs at ~30 samples/s on one core).
 DEFAULT_BENCHMARKS = [
     {"name": "vstar", "annotations": "benchmarks/vstar/V_STaR_test.json"},
     {"name": "tvgbench", "annotations": "benchmarks/tvgbench/tvgbench.json"},
