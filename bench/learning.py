@@ -13,8 +13,10 @@ Two tracks, each on fresh samples for every training row and 96 held-out samples
   learnt to tIoU 0.68 in 2,000 steps of 8 clips (tiny-learning.md); score: held-out mean tIoU
   (`o3v.geometry.temporal_iou`).
 Model: `build_tiny(arch="qwen3_vl", seed=0)`. On each track both paths see the same rows (built by
-`o3v.train.data.sft_row`: o3v's prompt builder, system prompt and frame lines included), the same batch size,
-AdamW at the same constant learning rate, gradient clipping 1.0, one thread, loss on the completion only:
+`o3v.train.data.sft_row`: o3v's prompt builder, system prompt and frame lines included) in the same batches and
+the same order (the rows are i.i.d. samples; o3v reads them with a sequential sampler, the plain loop slices them
+in file order, so a ratio measures the code path, not a luckier sample order), the same batch size, AdamW at the
+same constant learning rate, gradient clipping 1.0, one thread, loss on the completion only:
 - o3v: `o3v.train.sft.run` (trl SFTTrainer, lazy rows, o3v's callbacks), checkpoints every `--every` steps;
 - plain: a 25-line loop over the same rows (clip rows are decoded inside the timed step, as o3v's lazy rows are;
   16,000 decoded clips would not fit in memory).
@@ -29,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -110,6 +111,17 @@ class LazyRows(Sequence):
         return sft_row(self.items[i], self.processor, FrameSettings())
 
 
+def batch_indices(n: int, size: int, step: int) -> range:
+    """The rows of training step `step` (from 1) as a sequential, non-dropping loader reads `n` rows each epoch.
+
+    >>> [list(batch_indices(5, 2, s)) for s in range(1, 5)]
+    [[0, 1], [2, 3], [4], [0, 1]]
+    """
+    per_epoch = -(-n // size)
+    k = (step - 1) % per_epoch
+    return range(k * size, min(n, (k + 1) * size))
+
+
 def plain_loop(base: Path, track: Track, lr: float) -> dict:
     """The minimal loop: same rows, batch, optimizer, lr and clipping as the o3v run."""
     import torch
@@ -120,11 +132,10 @@ def plain_loop(base: Path, track: Track, lr: float) -> dict:
     model = AutoModelForImageTextToText.from_pretrained(base)
     start_id = processor.tokenizer.convert_tokens_to_ids("<|im_start|>")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    order = random.Random(0)
     curve, cpu, tokens = [], 0.0, 0
     for step in range(1, track.steps + 1):
         t0 = time.process_time()
-        batch = order.sample(track.rows, track.batch)
+        batch = [track.rows[i] for i in batch_indices(len(track.rows), track.batch, step)]
         texts = [processor.apply_chat_template(r["prompt"] + r["completion"], tokenize=False) for r in batch]
         enc = processor(text=texts, images=[r["images"] for r in batch], return_tensors="pt", padding=True)
         labels = enc["input_ids"].clone()
@@ -159,8 +170,8 @@ def o3v_run(base: Path, track: Track, out: Path, lr: float) -> dict:
         "lr_scheduler_type": "constant",
         "warmup_steps": 0,
         "local_processes": 1,
-        "sample_order": "random",
-        "train_sampling_strategy": "random",
+        "sample_order": "random",  # no reordering: the rows in file order, as the plain loop reads them
+        "train_sampling_strategy": "sequential",
         "save_steps": track.every,
         "save_total_limit": None,
         "logging_steps": track.every,

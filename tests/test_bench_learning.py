@@ -29,3 +29,9 @@ def test_span_answers_score_their_tiou_from_the_answer_not_the_think(learning) -
     assert learning.answer_score("span", wide, SPAN) == pytest.approx(0.25)
     assert learning.answer_score("span", "<answer>From <t>2</t>s to <t>1</t>s</answer>", SPAN) == 0.0  # inverted
     assert learning.answer_score("span", "From <t>1</t>s to <t>2</t>s", SPAN) == 0.0  # no answer block
+
+
+def test_the_plain_loop_reads_the_batches_a_sequential_loader_does(learning) -> None:
+    """Both paths see the same rows in the same order: each epoch in file order, the last batch short."""
+    assert [list(learning.batch_indices(5, 2, s)) for s in range(1, 5)] == [[0, 1], [2, 3], [4], [0, 1]]
+    assert [list(learning.batch_indices(6, 3, s)) for s in (1, 2, 3)] == [[0, 1, 2], [3, 4, 5], [0, 1, 2]]
