@@ -39,7 +39,8 @@ from o3v.synth.world import COLOURS, SHAPES, ObjectTrack, VideoSpec, render_fram
 WHEN_WORDINGS = ("plain", "vstar", "vstar_boxes", "tvg")
 # Chain 2's wording (the object's boxes listed before the question) is far from the three short ones, so every
 # object is asked in it as well as in one short wording drawn at random.
-SHORT_WHEN_WORDINGS = ("plain", "vstar", "tvg")
+CHAIN2_WORDING = "vstar_boxes"
+SHORT_WHEN_WORDINGS = tuple(w for w in WHEN_WORDINGS if w != CHAIN2_WORDING)
 
 
 def _tt(seconds: float) -> str:
@@ -88,7 +89,7 @@ def when(spec: VideoSpec, rng: np.random.Generator, rid: str, a: ObjectTrack, wo
         )
     elif wording == "vstar":
         question = vstar_when(asked)
-    elif wording == "vstar_boxes":
+    elif wording == CHAIN2_WORDING:
         boxes = [list(spec.clipped_box(a.name, s * spec.fps)) for s in whole_seconds(spec, a)]  # type: ignore[arg-type]
         question = vstar_when_given_boxes(asked, (spec.width, spec.height), boxes)
     else:
@@ -210,7 +211,7 @@ def build_short_drafts(spec: VideoSpec, rng: np.random.Generator) -> list[Draft]
         drafts += [
             locate(spec, rng, f"{vid}-vqa-{i}", a),
             when(spec, rng, f"{vid}-tqa-{i}", a),
-            when(spec, rng, f"{vid}-tqa2-{i}", a, wording="vstar_boxes"),
+            when(spec, rng, f"{vid}-tqa2-{i}", a, wording=CHAIN2_WORDING),
             where(spec, f"{vid}-where-{i}", a, chain=1 if rng.random() < 0.5 else 2),
             what(spec, rng, f"{vid}-what-{i}", a),
         ]
