@@ -406,3 +406,15 @@ def test_load_and_generate_on_gpu_in_bf16(tiny_model: Path, short_prompt) -> Non
     assert model.dtype == torch.bfloat16 and model.device.type == "cuda"
     messages, frames = short_prompt
     assert len(generate(model, processor, messages, frames, max_new_tokens=4)) == 1
+
+
+def test_build_tiny_pos_embed_std_redraws_only_the_position_embedding(tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    ref = load_file(build_tiny(tmp_path / "ref", arch="qwen3_vl", seed=0) / "model.safetensors")
+    wide = load_file(build_tiny(tmp_path / "wide", arch="qwen3_vl", seed=0, pos_embed_std=0.2) / "model.safetensors")
+    key = "model.visual.pos_embed.weight"
+    assert 0.15 < float(wide[key].std()) < 0.25 and float(ref[key].std()) < 0.03
+    assert all(bool((ref[k] == wide[k]).all()) for k in ref if k != key)
+    with pytest.raises(ValueError, match="qwen3_vl"):
+        build_tiny(tmp_path / "q25", arch="qwen2_5_vl", pos_embed_std=0.2)
