@@ -88,6 +88,8 @@ def build_tiny(
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+    if pos_embed_std is not None and arch != "qwen3_vl":
+        raise ValueError(f"pos_embed_std needs a learned position embedding (qwen3_vl), not {arch!r}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"tiny model output {out} exists and is not a directory")
@@ -111,8 +113,6 @@ def build_tiny(
         torch.manual_seed(seed)
         model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
         if pos_embed_std is not None:
-            if arch != "qwen3_vl":
-                raise ValueError(f"pos_embed_std needs a learned position embedding (qwen3_vl), not {arch!r}")
             torch.nn.init.normal_(model.model.visual.pos_embed.weight, std=pos_embed_std)
     gen = model.generation_config
     gen.eos_token_id = [token_ids["<|im_end|>"], token_ids["<|endoftext|>"]]
