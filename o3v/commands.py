@@ -146,7 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--pos-embed-std",
         type=float,
         default=None,
-        help="qwen3_vl: init std of the ViT's learned position embedding (default: the config's 0.02; 0.2 makes "
-        "the stills warm-up localise within 600 steps for every seed tried)",
+        help="qwen3_vl: init std of the ViT's learned position embedding (default 0.2, which makes the stills "
+        "warm-up localise within 600 steps for every seed tried; 0.02 is the config's plain initializer_range)",
     )
     t.set_defaults(func=_model_tiny)

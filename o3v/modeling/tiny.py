@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from o3v import __version__
-from o3v.modeling.configs import ARCHS, TINY_MAX_TOKENS, TINY_MIN_TOKENS, VISION_GEOMETRY, Arch, tiny_config
+from o3v.modeling.configs import (
+    ARCHS,
+    TINY_MAX_TOKENS,
+    TINY_MIN_TOKENS,
+    TINY_POS_EMBED_STD,
+    VISION_GEOMETRY,
+    Arch,
+    tiny_config,
+)
 from o3v.modeling.tokenizer import (
     BPE_VOCAB_SIZE,
     CORPUS_SIZE,
@@ -78,9 +86,10 @@ def build_tiny(
 ) -> Path:
     """Write a tiny random-init checkpoint of the real architecture into `out_dir`; returns the folder.
 
-    `pos_embed_std` (Qwen3-VL only): redraw the ViT's learned absolute position embedding with this standard
-    deviation instead of the config's `initializer_range` (0.02). At 0.2 the single-square stills warm-up
-    localises within 600 steps for every init seed tried (issue 10 note, session 7); at 0.02 it took 800-2,000+.
+    `pos_embed_std` (Qwen3-VL only): the init std of the ViT's learned absolute position embedding; None takes
+    `TINY_POS_EMBED_STD` (0.2) for qwen3_vl. At 0.2 the single-square stills warm-up localises within 600 steps
+    for every init seed tried (issue 10 note, session 7); at the config's `initializer_range` (0.02, pass it to
+    get the plain init) it took 800-2,000+. Qwen2.5-VL has no such table, so a value there is an error.
 
     `size` picks the widths (`o3v.modeling.configs.TINY_SIZES`). Deterministic per (arch, seed, size): the
     tokenizer is trained on a fixed corpus and the weights are
@@ -90,6 +99,8 @@ def build_tiny(
         raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
     if pos_embed_std is not None and arch != "qwen3_vl":
         raise ValueError(f"pos_embed_std needs a learned position embedding (qwen3_vl), not {arch!r}")
+    if arch == "qwen3_vl" and pos_embed_std is None:
+        pos_embed_std = TINY_POS_EMBED_STD
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"tiny model output {out} exists and is not a directory")
