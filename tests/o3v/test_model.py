@@ -411,7 +411,8 @@ def test_load_and_generate_on_gpu_in_bf16(tiny_model: Path, short_prompt) -> Non
 def test_build_tiny_pos_embed_std_redraws_only_the_position_embedding(tmp_path) -> None:
     from safetensors.torch import load_file
 
-    plain = load_file(build_tiny(tmp_path / "plain", arch="qwen3_vl", seed=0, pos_embed_std=0.02) / "model.safetensors")
+    plain_dir = build_tiny(tmp_path / "plain", arch="qwen3_vl", seed=0, pos_embed_std=0.02)
+    plain = load_file(plain_dir / "model.safetensors")
     default = load_file(build_tiny(tmp_path / "default", arch="qwen3_vl", seed=0) / "model.safetensors")
     key = "model.visual.pos_embed.weight"
     assert 0.15 < float(default[key].std()) < 0.25 and 0.015 < float(plain[key].std()) < 0.025
