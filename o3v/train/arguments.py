@@ -48,6 +48,13 @@ class O3VFields:
     curriculum_steps: int = field(
         default=0, metadata={"help": "sample_order curriculum: batches of warm-up stills (o3v.synth.stills) first"}
     )
+    warmup_check_stills: int = field(
+        default=48,
+        metadata={
+            "help": "sample_order curriculum: score this many held-out stills at the end of the stills phase "
+            "(o3v.train.warmup; 0 = off)"
+        },
+    )
     task_repeats: dict[str, int] | None = field(
         default=None,
         metadata={

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from o3v import __version__
+from o3v.train import warmup
 from o3v.train.config import check_deepspeed, load_config, resolved_dict
 from o3v.train.data import FrameSettings, load_train_data, rejects_file
 
@@ -422,6 +423,8 @@ def finalize(
         "train_runtime_s": train_out.get("train_runtime"),
         **summarize(history, summary_keys),
     }
+    if (warm := warmup.result(history)) is not None:
+        metrics[warmup.KEY] = warm
     model = trainer.model
     if hasattr(model, "merge_and_unload"):  # LoRA: ship a plain checkpoint that load_model reads as is
         if state.is_world_process_zero:
@@ -441,6 +444,8 @@ def finalize(
     metrics["environment"] = {"python": platform.python_version(), "world_size": int(os.environ.get("WORLD_SIZE", 1))}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
     shown = {k: v for k, v in metrics.items() if k not in ("curves", "environment")}
+    if warm is not None:
+        shown[warmup.KEY] = warm["verdict"]
     card = model_card(stage, base, config_source, data, shown, cfg, curves, overrides or {})
     (out / "model_card.md").write_text(card, encoding="utf-8")
     log.info("%s model written to %s (step %d)", stage, out, state.global_step)

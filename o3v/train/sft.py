@@ -18,6 +18,7 @@ from typing import Any
 
 from o3v.train.data import curriculum_order, lazy_dataset, length_key, sft_row
 from o3v.train.runner import callbacks, peft_config, prepare_run, train_and_finalize
+from o3v.train.warmup import warmup_callback
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,22 @@ def build_trainer(
         train_dataset=dataset,
         processing_class=processor,
         peft_config=peft_config(cfg),
-        callbacks=callbacks(cfg, prep.out),
+        callbacks=[*callbacks(cfg, prep.out), *_warmup(cfg, prep, processor)],
     )
     if not trainer.completion_only_loss:  # a prompt-completion dataset turns it on; never train on the prompt
         raise RuntimeError("trl did not enable completion_only_loss for prompt-completion rows")
     return trainer, prep.context(config, overrides)
+
+
+def _warmup(cfg: Any, prep: Any, processor: Any) -> list[Any]:
+    """The warm-up check's callback when the curriculum has a stills phase (stills and other records to follow)."""
+    from o3v.synth.stills import STILL_SOURCE
+
+    records = [r.record for r in prep.data.records]
+    stills = [r for r in records if r.source == STILL_SOURCE and r.image_size]
+    size = tuple(stills[0].image_size) if stills and len(stills) < len(records) else None
+    callback = warmup_callback(cfg, processor, prep.frames, size)
+    return [callback] if callback is not None else []
 
 
 def _order(prep: Any) -> list[int] | None:

@@ -107,3 +107,50 @@ def test_resume_restores_the_trained_weights_not_the_base(train_data, tiny_model
     assert ctx["resume_from"].endswith("checkpoint-2") and ctx["base"] == str(tiny_model)
     state = resumed.model.state_dict()
     assert all(torch.equal(trained[k], state[k]) for k in trained)
+
+
+@pytest.fixture(scope="module")
+def curriculum_data(learnable_world, tmp_path_factory):
+    """The default world's SFT records (its warm-up stills included) minus the fault-labelled ones."""
+    from o3v.records import read_records, write_records
+
+    faults = (learnable_world / "faults.jsonl").read_text().splitlines()
+    faulted = {json.loads(line)["id"] for line in faults if line.strip()}
+    folder = tmp_path_factory.mktemp("curriculum")
+    records = [r for r in read_records(learnable_world / "stgr" / "STGR-SFT.json") if r.id not in faulted]
+    assert any(r.source == "o3v_stills" for r in records) and any(r.source != "o3v_stills" for r in records)
+    write_records(folder / "records.jsonl", records)
+    (folder / "dataset.json").write_text(json.dumps({"media_root": str(learnable_world), "stage": "test"}))
+    return folder
+
+
+def test_the_warmup_check_scores_held_out_stills_at_the_end_of_the_stills_phase(
+    curriculum_data, tiny_model, tmp_path, caplog
+):
+    warm = {**FAST, "sample_order": "curriculum", "curriculum_steps": 1, "warmup_check_stills": 4}
+    with caplog.at_level("INFO", logger="o3v.train.warmup"):
+        metrics = sft.run(curriculum_data, tmp_path / "m", "tiny-cpu", warm, base_model=str(tiny_model))
+    check = metrics["warmup_check"]
+    assert check["stills"] == 4 and 0.0 <= check["box_miou"] <= 1.0 and 0.0 < check["constant_box_miou"] < 1.0
+    assert check["passed"] == (check["box_miou"] >= check["constant_box_miou"] + 0.2)  # 1 step: not learnt
+    assert not check["passed"] and check["verdict"].startswith("NOT learnt")
+    assert any("warm-up check at step 1: NOT learnt" in r.getMessage() for r in caplog.records)
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["warmup_check"] == check
+    assert "NOT learnt: held-out stills box IoU" in (tmp_path / "m" / "model_card.md").read_text()
+    logged = [json.loads(line) for line in (tmp_path / "m" / "train_log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in logged if "warmup_check" in row] == [1]
+
+
+def test_no_warmup_check_without_a_stills_phase(train_data, tiny_model, tmp_path):
+    plain = {**FAST, "sample_order": "curriculum", "curriculum_steps": 1}  # the classic world has no stills
+    assert "warmup_check" not in sft.run(train_data["sft"], tmp_path / "m", "tiny-cpu", plain, str(tiny_model))
+    off = {**FAST, "sample_order": "grouped", "curriculum_steps": 1}
+    assert "warmup_check" not in sft.run(train_data["sft"], tmp_path / "g", "tiny-cpu", off, str(tiny_model))
+
+
+def test_warmup_doctests():
+    import doctest
+
+    from o3v.train import warmup
+
+    assert doctest.testmod(warmup).failed == 0
