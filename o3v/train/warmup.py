@@ -43,28 +43,23 @@ def verdict(box_iou: float, constant: float, blind: float, margin: float = MARGI
 def check(model: Any, processor: Any, stills: int, size: tuple[int, int], frames: Any, step: int) -> dict[str, Any]:
     """Score `model` on `stills` held-out stills of `size` (written to a temporary folder); returns the
     log-history row."""
-    with tempfile.TemporaryDirectory(prefix="o3v-warmup-") as tmp:
-        return _check(model, processor, Path(tmp), stills, size, frames, step)
-
-
-def _check(
-    model: Any, processor: Any, root: Path, stills: int, size: tuple[int, int], frames: Any, step: int
-) -> dict[str, Any]:
     from o3v.eval.runner import evaluate
     from o3v.synth.stills import write_square_stills
 
-    held = write_square_stills(root / "stills", n=stills, seed=HELDOUT_SEED, size=size)
     cfg = {
         "frames": {"sample_fps": frames.fps, "min_frames": frames.min_frames, "max_frames": frames.max_frames},
         "max_new_tokens": 64,
         "batch_size": 32,
     }
-    was_training = model.training
-    model.eval()
-    try:
-        res = evaluate((model, processor), "synthetic", held / "records.jsonl", held, root / "eval", cfg)
-    finally:
-        model.train(was_training)
+    with tempfile.TemporaryDirectory(prefix="o3v-warmup-") as tmp:
+        root = Path(tmp)
+        held = write_square_stills(root / "stills", n=stills, seed=HELDOUT_SEED, size=size)
+        was_training = model.training
+        model.eval()
+        try:
+            res = evaluate((model, processor), "synthetic", held / "records.jsonl", held, root / "eval", cfg)
+        finally:
+            model.train(was_training)
     box = float(res["metrics"]["box_miou"])
     constant = float(res["baselines"]["mean_box_answer"]["box_miou"])
     blind = float(res["blind_frame"]["metrics"]["box_miou"])
