@@ -4,6 +4,7 @@
     o3v eval run --model out/tiny --benchmark vstar tvgbench --annotations V_STaR_test.json tvgbench.json \
         --media-root out/synth/videos --out out/eval --config tiny-cpu --limit 4 --report
     o3v eval report out/eval/vstar out/eval/tvgbench --out out/eval/report
+    o3v eval unseen --model out/model --seed 31337 --out out/unseen     # a world no run used; the issue-10 bar
     o3v infer --model out/tiny --video clip.mp4 --question "Where is the red circle?" --image answer.png
     o3v infer --model out/tiny --video out/synth/videos/vid_015.mp4 --question "When is the red square visible?" \
         --task "temporal QA" --html answer.html
@@ -127,6 +128,22 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unseen(args: argparse.Namespace) -> int:
+    from o3v.eval.config import ConfigError
+    from o3v.eval.unseen import lines, run_unseen
+
+    try:
+        result = run_unseen(
+            args.model, args.out, args.seed, videos=args.videos, config=args.config, limit=args.limit or None
+        )
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines(result)))
+    print(json.dumps({"verdict": str(args.out) + "/unseen.json", "passed": result["passed"]}))
+    return 0 if result["passed"] else 1
+
+
 def _report(args: argparse.Namespace) -> int:
     from o3v.eval.report import build_report
 
@@ -172,9 +189,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's subcommands to the `o3v` parser."""
     ev = sub.add_parser(
         "eval",
-        help="evaluate on benchmarks: score, run, report",
+        help="evaluate on benchmarks: score, run, report, unseen",
         description="Benchmark evaluation: score prediction files exactly as published, run a "
-        "model on benchmark files, build the HTML report.",
+        "model on benchmark files, build the HTML report, check generalisation on an unseen synthetic world.",
     )
     evsub = ev.add_subparsers(dest="eval_command", metavar="COMMAND")
 
@@ -247,6 +264,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title", default="o3v evaluation report")
     p.add_argument("--gallery", type=int, help="evidence items per benchmark (default: the run's config)")
     p.set_defaults(func=_report)
+    p = evsub.add_parser(
+        "unseen",
+        help="held-out generalisation: a world from a new seed, V-STaR + TVGBench, the issue-10 bar",
+        description="Generate a synthetic world with --seed (pick one the model's training never used), "
+        "evaluate the model on its V-STaR- and TVGBench-format files (constants and blind run included) and "
+        "check: mean tIoU over both V-STaR chains >= best constant span + 0.10, mean vIoU >= 2x the mean box. "
+        "Writes OUT/world, OUT/vstar, OUT/tvgbench and OUT/unseen.json. Exit 0 when both checks pass, 1 when "
+        "one fails, 2 on bad input.",
+    )
+    p.add_argument("--model", required=True, help="model folder (e.g. fetched with o3v artifacts fetch o3v-model)")
+    p.add_argument("--seed", required=True, type=int, help="world seed the model never saw (the default run uses 0)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--videos", type=int, default=680, help="videos in the world; a quarter are benchmark videos")
+    p.add_argument("--config", default="tiny-cpu", help="eval config name in o3v/configs/eval or a YAML path")
+    p.add_argument("--limit", type=int, default=200, help="samples per benchmark (0: all)")
+    p.set_defaults(func=_unseen)
+
     ev.set_defaults(func=lambda a: (ev.print_help(), 0)[1])
 
     p = sub.add_parser(

@@ -30,7 +30,7 @@ def test_help_lists_every_command_once_by_stage_with_an_example(capsys) -> None:
         assert f"\n  {stage}\n" in out
         for name, example in commands:
             assert f"\n    {name:<16} " in out and f"e.g. {example}\n" in out
-    assert "[score | run | report]" in out  # command groups name their subcommands
+    assert "[score | run | report | unseen]" in out  # command groups name their subcommands
     assert out.index("synth ") < out.index("curate ") < out.index("sft ") < out.index("eval ") < out.index("lineage ")
 
 

@@ -173,7 +173,7 @@ def test_eval_help_lists_the_subcommands(capsys):
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
     text = capsys.readouterr().out
-    assert all(cmd in text for cmd in ("score", "run", "report"))
+    assert all(cmd in text for cmd in ("score", "run", "report", "unseen"))
 
 
 def test_infer_returns_answer_evidence_confidence_and_an_image(synth_world, tiny_model, tmp_path, capsys):

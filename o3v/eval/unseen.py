@@ -1,0 +1,135 @@
+"""Held-out generalisation: score a model on a synthetic world generated with a seed its training never used.
+
+`o3v eval unseen --model M --seed S --out OUT` writes the world (`o3v.synth.build.generate`), runs the V-STaR- and
+TVGBench-format files through `o3v.eval.runner.evaluate` (the eval's own parser, constants and blind run), and
+checks the bar of issue 10: mean tIoU over both V-STaR chains at least `TIME_MARGIN` above the best constant span,
+and mean vIoU at least `BOX_RATIO` times the mean-box constant. The verdict, with every figure behind it, goes to
+`OUT/unseen.json`; `verdict` is pure, so it also reads `metrics.json` files from any earlier `o3v eval run`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TIME_MARGIN = 0.10  # mean tIoU (both chains) minus the best constant span
+BOX_RATIO = 2.0  # mean vIoU (both chains) over the mean-box constant
+VERDICT_FILE = "unseen.json"
+
+
+def _num(data: Any, *path: str) -> float | None:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return float(data) if isinstance(data, int | float) and not isinstance(data, bool) else None
+
+
+def _mean(*values: float | None) -> float | None:
+    return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
+
+
+def verdict(vstar: dict, tvgbench: dict | None = None) -> dict:
+    """The generalisation check from V-STaR's (and optionally TVGBench's) `metrics.json`; never raises.
+
+    A figure that is missing makes its check fail with a reason instead of passing by default.
+
+    Example:
+        >>> v = {"metrics": {"tiou_chain1": 0.56, "tiou_chain2": 0.50, "viou_chain1": 0.26, "viou_chain2": 0.16},
+        ...      "baselines": {"best_constant_span": {"tiou": 0.42}, "mean_box": {"viou": 0.065}},
+        ...      "blind_frame": {"metrics": {"tiou_chain1": 0.36, "tiou_chain2": 0.37}}, "n_scored": 200}
+        >>> r = verdict(v)
+        >>> r["time"]["gap"], r["time"]["passed"], r["box"]["ratio"], r["box"]["passed"], r["passed"]
+        (0.11, True, 3.23, True, True)
+        >>> verdict({"metrics": {}})["passed"], verdict({"metrics": {}})["time"]["reason"]
+        (False, 'V-STaR tIoU or the best constant span is missing')
+    """
+    m = vstar.get("metrics") if isinstance(vstar, dict) else None
+    base = vstar.get("baselines") if isinstance(vstar, dict) else None
+    blind = vstar.get("blind_frame") if isinstance(vstar, dict) else None
+    t_model = _mean(_num(m, "tiou_chain1"), _num(m, "tiou_chain2"))
+    v_model = _mean(_num(m, "viou_chain1"), _num(m, "viou_chain2"))
+    span, box = _num(base, "best_constant_span", "tiou"), _num(base, "mean_box", "viou")
+    t_blind = _mean(_num(blind, "metrics", "tiou_chain1"), _num(blind, "metrics", "tiou_chain2"))
+    v_blind = _mean(_num(blind, "metrics", "viou_chain1"), _num(blind, "metrics", "viou_chain2"))
+    time: dict[str, Any] = {"model": t_model, "best_constant_span": span, "blind": t_blind, "needs_gap": TIME_MARGIN}
+    if t_model is None or span is None:
+        time.update(gap=None, passed=False, reason="V-STaR tIoU or the best constant span is missing")
+    else:
+        time.update(gap=round(t_model - span, 4), passed=t_model - span >= TIME_MARGIN)
+    boxes: dict[str, Any] = {"model": v_model, "mean_box": box, "blind": v_blind, "needs_ratio": BOX_RATIO}
+    if v_model is None or not box:
+        boxes.update(ratio=None, passed=False, reason="V-STaR vIoU or the mean-box constant is missing")
+    else:
+        boxes.update(ratio=round(v_model / box, 2), passed=v_model >= BOX_RATIO * box)
+    out: dict[str, Any] = {"n_vstar": vstar.get("n_scored") if isinstance(vstar, dict) else None}
+    out.update(time=time, box=boxes, passed=bool(time["passed"] and boxes["passed"]))
+    if tvgbench is not None:
+        out["tvgbench"] = {
+            "miou": _num(tvgbench, "metrics", "miou"),
+            "best_constant_span": _num(tvgbench, "baselines", "best_constant_span", "miou"),
+            "blind": _num(tvgbench, "blind_frame", "metrics", "miou"),
+        }
+    return out
+
+
+def _fmt(v: float | None, spec: str = ".3f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def lines(result: dict) -> list[str]:
+    """The verdict in words, one line per check."""
+    t, b = result["time"], result["box"]
+    ok = {True: "PASS", False: "FAIL"}
+    out = [
+        f"{ok[t['passed']]} time: V-STaR mean tIoU {_fmt(t['model'])} vs best constant span "
+        f"{_fmt(t['best_constant_span'])} (gap {_fmt(t['gap'], '+.3f')}, needs >= +{TIME_MARGIN:.2f}; "
+        f"blind {_fmt(t['blind'])})",
+        f"{ok[b['passed']]} boxes: V-STaR mean vIoU {_fmt(b['model'])} vs mean box {_fmt(b['mean_box'])} "
+        f"(x{_fmt(b['ratio'], '.2f')}, needs >= x{BOX_RATIO:.0f}; blind {_fmt(b['blind'])})",
+    ]
+    if "tvgbench" in result:
+        g = result["tvgbench"]
+        out.append(
+            f"info TVGBench mIoU {_fmt(g['miou'])} (best constant span {_fmt(g['best_constant_span'])}, "
+            f"blind {_fmt(g['blind'])})"
+        )
+    return out
+
+
+def run_unseen(
+    model: str | Path,
+    out_dir: str | Path,
+    seed: int,
+    *,
+    videos: int = 680,
+    config: str | Path = "tiny-cpu",
+    limit: int | None = 200,
+) -> dict:
+    """Generate a world at `seed`, evaluate `model` on its V-STaR and TVGBench files, write and return the verdict."""
+    from o3v.eval.config import load_config
+    from o3v.eval.frames import FrameCache
+    from o3v.eval.runner import evaluate, load_handle
+    from o3v.synth.build import generate
+
+    out = Path(out_dir)
+    world = out / "world"
+    summary = generate(world, videos, seed)
+    files = summary["files"]
+    cfg = load_config(config)
+    handle = load_handle(str(model), cfg)
+    cache = FrameCache(cfg.frame_cache_bytes, cfg.frame_cache_dir)
+    results = {
+        name: evaluate(handle, name, world / files[name], world, out / name, cfg, limit=limit, frame_cache=cache)
+        for name in ("vstar", "tvgbench")
+    }
+    result = {"model": str(model), "seed": seed, "videos": videos, "limit": limit}
+    result.update(verdict(results["vstar"], results["tvgbench"]))
+    (out / VERDICT_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    for line in lines(result):
+        log.info("unseen world (seed %d): %s", seed, line)
+    return result
