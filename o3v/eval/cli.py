@@ -131,12 +131,13 @@ def _run(args: argparse.Namespace) -> int:
 def _unseen(args: argparse.Namespace) -> int:
     from o3v.eval.config import ConfigError
     from o3v.eval.unseen import lines, run_unseen
+    from o3v.model import ModelLoadError
 
     try:
         result = run_unseen(
             args.model, args.out, args.seed, videos=args.videos, config=args.config, limit=args.limit or None
         )
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, ModelLoadError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(lines(result)))
@@ -264,6 +265,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title", default="o3v evaluation report")
     p.add_argument("--gallery", type=int, help="evidence items per benchmark (default: the run's config)")
     p.set_defaults(func=_report)
+
     p = evsub.add_parser(
         "unseen",
         help="held-out generalisation: a world from a new seed, V-STaR + TVGBench, the issue-10 bar",

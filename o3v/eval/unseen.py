@@ -116,12 +116,11 @@ def run_unseen(
     from o3v.eval.runner import evaluate, load_handle
     from o3v.synth.build import generate
 
+    cfg = load_config(config)
+    handle = load_handle(str(model), cfg)  # first: a wrong model path fails before the world is written
     out = Path(out_dir)
     world = out / "world"
-    summary = generate(world, videos, seed)
-    files = summary["files"]
-    cfg = load_config(config)
-    handle = load_handle(str(model), cfg)
+    files = generate(world, videos, seed)["files"]
     cache = FrameCache(cfg.frame_cache_bytes, cfg.frame_cache_dir)
     results = {
         name: evaluate(handle, name, world / files[name], world, out / name, cfg, limit=limit, frame_cache=cache)

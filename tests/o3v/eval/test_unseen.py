@@ -64,6 +64,14 @@ def test_unseen_cli_writes_the_world_scores_and_a_failing_verdict(tmp_path, monk
     assert result["box"]["model"] == 0.0 and result["box"]["ratio"] == 0.0
 
 
-def test_unseen_cli_rejects_a_bad_world_size(tmp_path, capsys):
+def test_unseen_cli_rejects_a_bad_world_size(tmp_path, monkeypatch, capsys):
+    from o3v.eval import runner
+
+    monkeypatch.setattr(runner, "load_handle", lambda model, cfg: None)
     rc = main(["eval", "unseen", "--model", "m", "--seed", "1", "--out", str(tmp_path), "--videos", "0"])
-    assert rc == 2 and "error:" in capsys.readouterr().err
+    assert rc == 2 and "videos" in capsys.readouterr().err
+
+
+def test_unseen_cli_names_a_missing_model_before_writing_a_world(tmp_path, capsys):
+    rc = main(["eval", "unseen", "--model", str(tmp_path / "nope"), "--seed", "1", "--out", str(tmp_path / "o")])
+    assert rc == 2 and "nope" in capsys.readouterr().err and not (tmp_path / "o").exists()
