@@ -171,6 +171,7 @@ def o3v_run(base: Path, track: Track, out: Path, lr: float) -> dict:
         "warmup_steps": 0,
         "local_processes": 1,
         "sample_order": "random",  # no reordering: the rows in file order, as the plain loop reads them
+        "task_repeats": {},  # no upweighting either (the recipe's weights need a planned order)
         "train_sampling_strategy": "sequential",
         "save_steps": track.every,
         "save_total_limit": None,

@@ -38,9 +38,9 @@ GSPO_ROWS = ("gspo", "gspo-gate-upstream", "gspo-fixed-sigma", "gspo-no-think")
 BENCHMARKS = [b for b in DEFAULT_BENCHMARKS if b["name"] in ("vstar", "tvgbench")]
 SEEDS = [0, 1, 2]
 # Seconds on an idle 2-core machine, from the default pipeline's run (tiny-cpu recipes, 680 videos): the data path,
-# an SFT step (2 DDP ranks, stills and video averaged: 533 s for 2000 steps), a GSPO task at 30 steps, V-STaR and
+# an SFT step (2 DDP ranks, stills and video averaged: 551 s for 2300 steps), a GSPO task at 30 steps, V-STaR and
 # TVGBench evals at 200 samples (1 thread each).
-COST_S = {"data": 45, "sft_step": 0.27, "gspo_30": 22, "gspo_start": 5, "vstar_200": 70, "tvgbench_200": 15, "task": 2}
+COST_S = {"data": 45, "sft_step": 0.24, "gspo_30": 22, "gspo_start": 5, "vstar_200": 70, "tvgbench_200": 15, "task": 2}
 
 
 def estimate_minutes(seeds: int, sft_steps: int, gspo_steps: int, eval_limit: int, blind: bool = True) -> float:
@@ -50,8 +50,8 @@ def estimate_minutes(seeds: int, sft_steps: int, gspo_steps: int, eval_limit: in
     add up; the untrained base model's answers run to max_new_tokens, so its evals are counted twice. Blind off
     saves the blind run's share.
 
-    >>> round(estimate_minutes(3, 2000, 30, 80), 1)
-    52.1
+    >>> round(estimate_minutes(3, 2300, 30, 80), 1)
+    52.7
     """
     scale = eval_limit / 200 * (1.0 if blind else 0.8)
     per_model = (COST_S["vstar_200"] + COST_S["tvgbench_200"]) * scale

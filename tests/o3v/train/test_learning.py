@@ -35,6 +35,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "lr_scheduler_type": "constant",
         "warmup_steps": 0,
         "sample_order": "random",
+        "task_repeats": {},  # the recipe weights video task types; these are stills only
         "train_sampling_strategy": "random",
         "save_steps": 10_000,
         "logging_steps": 50,
