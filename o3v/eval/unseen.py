@@ -14,19 +14,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from o3v.eval.report import value_at
+
 log = logging.getLogger(__name__)
 
 TIME_MARGIN = 0.10  # mean tIoU (both chains) minus the best constant span
 BOX_RATIO = 2.0  # mean vIoU (both chains) over the mean-box constant
 VERDICT_FILE = "unseen.json"
-
-
-def _num(data: Any, *path: str) -> float | None:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return float(data) if isinstance(data, int | float) and not isinstance(data, bool) else None
 
 
 def _mean(*values: float | None) -> float | None:
@@ -48,14 +42,13 @@ def verdict(vstar: dict, tvgbench: dict | None = None) -> dict:
         >>> verdict({"metrics": {}})["passed"], verdict({"metrics": {}})["time"]["reason"]
         (False, 'V-STaR tIoU or the best constant span is missing')
     """
-    m = vstar.get("metrics") if isinstance(vstar, dict) else None
-    base = vstar.get("baselines") if isinstance(vstar, dict) else None
-    blind = vstar.get("blind_frame") if isinstance(vstar, dict) else None
-    t_model = _mean(_num(m, "tiou_chain1"), _num(m, "tiou_chain2"))
-    v_model = _mean(_num(m, "viou_chain1"), _num(m, "viou_chain2"))
-    span, box = _num(base, "best_constant_span", "tiou"), _num(base, "mean_box", "viou")
-    t_blind = _mean(_num(blind, "metrics", "tiou_chain1"), _num(blind, "metrics", "tiou_chain2"))
-    v_blind = _mean(_num(blind, "metrics", "viou_chain1"), _num(blind, "metrics", "viou_chain2"))
+
+    def both(path: str) -> float | None:  # the mean of chain 1 and chain 2
+        return _mean(value_at(vstar, path + "_chain1"), value_at(vstar, path + "_chain2"))
+
+    t_model, v_model = both("metrics.tiou"), both("metrics.viou")
+    t_blind, v_blind = both("blind_frame.metrics.tiou"), both("blind_frame.metrics.viou")
+    span, box = value_at(vstar, "baselines.best_constant_span.tiou"), value_at(vstar, "baselines.mean_box.viou")
     time: dict[str, Any] = {"model": t_model, "best_constant_span": span, "blind": t_blind, "needs_gap": TIME_MARGIN}
     if t_model is None or span is None:
         time.update(gap=None, passed=False, reason="V-STaR tIoU or the best constant span is missing")
@@ -70,9 +63,9 @@ def verdict(vstar: dict, tvgbench: dict | None = None) -> dict:
     out.update(time=time, box=boxes, passed=bool(time["passed"] and boxes["passed"]))
     if tvgbench is not None:
         out["tvgbench"] = {
-            "miou": _num(tvgbench, "metrics", "miou"),
-            "best_constant_span": _num(tvgbench, "baselines", "best_constant_span", "miou"),
-            "blind": _num(tvgbench, "blind_frame", "metrics", "miou"),
+            "miou": value_at(tvgbench, "metrics.miou"),
+            "best_constant_span": value_at(tvgbench, "baselines.best_constant_span.miou"),
+            "blind": value_at(tvgbench, "blind_frame.metrics.miou"),
         }
     return out
 
