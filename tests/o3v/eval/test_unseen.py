@@ -75,3 +75,19 @@ def test_unseen_cli_rejects_a_bad_world_size(tmp_path, monkeypatch, capsys):
 def test_unseen_cli_names_a_missing_model_before_writing_a_world(tmp_path, capsys):
     rc = main(["eval", "unseen", "--model", str(tmp_path / "nope"), "--seed", "1", "--out", str(tmp_path / "o")])
     assert rc == 2 and "nope" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_verdict_puts_a_95_interval_beside_each_bar_that_narrows_with_more_items():
+    small, large = _vstar() | {"n_scored": 50}, _vstar() | {"n_scored": 5000}
+    for result in (verdict(small), verdict(large)):
+        lo, hi = result["time"]["ci95"]
+        assert lo < result["time"]["gap"] < hi
+        lo, hi = result["box"]["ci95"]
+        assert lo < result["box"]["ratio"] < hi
+    width = {k: [verdict(v)[k]["ci95"][1] - verdict(v)[k]["ci95"][0] for v in (small, large)] for k in ("time", "box")}
+    assert width["time"][1] < width["time"][0] / 5 and width["box"][1] < width["box"][0] / 5
+    text = " ".join(lines(verdict(small)))
+    assert "[95% " in text and "[95% x" in text
+    no_count = verdict(_vstar() | {"n_scored": None})  # no interval without a count; the bars still decide
+    assert no_count["time"]["ci95"] is None and no_count["box"]["ci95"] is None and no_count["passed"]
+    assert "[95%" not in " ".join(lines(no_count))
