@@ -28,8 +28,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported: progress 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from o3v.curate.annotate import annotate  # noqa: E402
-from o3v.curate.check import check_records, consistency_problems, find_duplicates  # noqa: E402
+from o3v.curate.check import check_records  # noqa: E402
 from o3v.curate.config import load_config  # noqa: E402
+from o3v.curate.consistency import consistency_problems, find_duplicates  # noqa: E402
 from o3v.curate.filter import filter_records, rule_problems  # noqa: E402
 from o3v.curate.gates import validate  # noqa: E402
 from o3v.records import read_records, write_jsonl  # noqa: E402

@@ -18,8 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from o3v.curate.config import ConfigError, CurateConfig, load_config
-from o3v.curate.dataset import Problem, StageOutput, reject_row, schema_reject, set_field
-from o3v.curate.filter import MEDIA_META
+from o3v.curate.dataset import MEDIA_META, Problem, StageOutput, reject_row, schema_reject, set_field
 from o3v.curate.media import MediaError, default_cache_dir, safe_relpath
 from o3v.curate.sources import Source, detect_source, probe_media, read_manifest
 from o3v.curate.teacher import ModelTeacher, TeacherReply, VideoJob

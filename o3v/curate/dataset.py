@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 RECORDS, REJECTS, STATS, META = "records.jsonl", "rejects.jsonl", "stats.json", "dataset.json"
 
+MEDIA_META = "media_meta"  # {"kind", "width", "height"[, "duration", "fps", "num_frames"]}, added by annotate
+
 
 class DatasetError(ValueError):
     """A dataset directory that cannot be read at all (missing files, unreadable metadata)."""

@@ -22,8 +22,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from o3v.curate.config import CurateConfig, FilterConfig, load_config
-from o3v.curate.dataset import Problem, StageOutput, open_dataset, problems_reject
+from o3v.curate.backends import build_chat
+from o3v.curate.config import ConfigError, CurateConfig, FilterConfig, load_config
+from o3v.curate.dataset import MEDIA_META, DatasetIn, Problem, StageOutput, open_dataset, problems_reject
+from o3v.curate.media import default_cache_dir
+from o3v.curate.synthetic import OracleVerifier
+from o3v.curate.verify import ModelVerifier, NoVerifier, verify_records
 from o3v.geometry import area_fraction, box_problem
 from o3v.grounded import Claim, parse_claims
 from o3v.records import TEMPORAL_TASKS, Record, gt_box, gt_span
@@ -31,7 +35,6 @@ from o3v.records import TEMPORAL_TASKS, Record, gt_box, gt_span
 log = logging.getLogger(__name__)
 
 STAGE = "filter"
-MEDIA_META = "media_meta"  # {"kind", "width", "height"[, "duration", "fps", "num_frames"]}, added by annotate
 
 
 def box_check(box: Any, max_area: float, width: float = 1.0, height: float = 1.0) -> str | None:
@@ -119,10 +122,28 @@ def rule_problems(record: Record, cfg: FilterConfig) -> list[Problem]:
     return time_problems(record, cfg.time_slack_s, claims) + box_problems(record, cfg.max_box_area, claims)
 
 
+def build_verifier(cfg: CurateConfig, ds: DatasetIn) -> Any:
+    """The configured verifier; `auto` picks the oracle when the dataset came from a synth world."""
+    kind = cfg.filter.verifier
+    world = ds.meta.get("world")
+    if kind == "auto":
+        if not world:
+            raise ConfigError("filter.verifier 'auto' found no synth world in dataset.json; choose 'openai', "
+                              "'local' or 'none' (category verification off) for your own videos")  # fmt: skip
+        kind = "oracle"
+    if kind == "oracle":
+        if not world or not Path(world).is_file():
+            raise ConfigError(f"filter.verifier 'oracle' needs the synth world's world.json, got {world!r}")
+        return OracleVerifier(Path(world), cfg.filter.verifier_iou)
+    if kind == "none":
+        log.warning("category verification is off (filter.verifier: none)")
+        return NoVerifier()
+    cache = default_cache_dir(cfg.annotate.cache_dir)
+    return ModelVerifier(build_chat(kind, cfg, cache), ds.media_root, cache, cfg.filter.crop_pad)
+
+
 def filter_records(in_dir: str | Path, out_dir: str | Path, config: Any = None) -> dict[str, Any]:
     """Filter stage: dataset `in_dir` -> dataset `out_dir`; returns the stats dict."""
-    from o3v.curate.verify import build_verifier, verify_records
-
     cfg: CurateConfig = load_config(config)
     ds = open_dataset(in_dir)
     out = StageOutput(STAGE)

@@ -25,8 +25,7 @@ from typing import Any
 
 from o3v.curate.config import GATE_SUITES, CurateConfig, GateConfig, load_config
 from o3v.curate.datadocs import self_contained_page
-from o3v.curate.dataset import open_dataset
-from o3v.curate.filter import MEDIA_META
+from o3v.curate.dataset import MEDIA_META, open_dataset
 from o3v.geometry import area_fraction, box_problem, to_normalized
 from o3v.records import TASKS, Record, RecordError, gt_box
 

@@ -19,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from o3v.curate.config import CurateConfig
+from o3v.curate.consistency import consistency_problems, stated_option
 from o3v.curate.dataset import set_field
 from o3v.curate.media import default_cache_dir
 from o3v.grounded import parse_claims, parse_times
@@ -41,7 +42,6 @@ def _claims(text: str) -> Counter:
 def rewrite_one(chat: Any, rec: Record, cfg: CurateConfig) -> tuple[str | None, str]:
     """(new reasoning or None, outcome code): `applied` or why the original is kept."""
     from o3v.curate.chat_client import ChatError
-    from o3v.curate.check import consistency_problems, stated_option
     from o3v.curate.teacher import strip_fence
 
     old = rec.reasoning_process or ""

@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from o3v.curate.dataset import MEDIA_META, set_field
 from o3v.curate.teacher import TeacherReply, VideoJob
 from o3v.curate.verify import Verdict, VerifyItem
 from o3v.geometry import box_iou
@@ -67,9 +68,6 @@ class SyntheticTeacher:
         return [item for vid, items in self.by_video.items() if vid not in manifest_videos for item in items]
 
     def __call__(self, job: VideoJob) -> TeacherReply:
-        from o3v.curate.dataset import set_field
-        from o3v.curate.filter import MEDIA_META
-
         items = self.by_video.get(job.rel_path, [])
         for _, rec in items:
             if isinstance(rec, Record) and rec.is_video:

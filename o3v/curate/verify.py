@@ -9,6 +9,9 @@ Upstream asked Qwen2.5-VL-7B (open-o3-video.md §2.7). Backends (`filter.verifie
   the reply decides (yes / no); anything else is `unclear` (rejected unless `verifier_on_unclear: keep`);
 - `none`: verification switched off on purpose (logged); `auto` = `oracle` for synth worlds, else an error.
 
+The filter stage picks the backend (`o3v.curate.filter.build_verifier`); `OracleVerifier` lives with the synth
+world's other helpers in `o3v.curate.synthetic`.
+
 What is verified, and when: the category is checked where the annotation says the object is seen,
 i.e. each reasoning claim's box at the claim's own time; key_items boxes that no claim cites are
 checked at their key frame's time; visual QA checks the answer box on the still image. Whether claim
@@ -27,9 +30,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from o3v.curate.config import ConfigError, CurateConfig
-from o3v.curate.dataset import DatasetIn, Problem
-from o3v.curate.media import default_cache_dir, local_media
+from o3v.curate.config import CurateConfig
+from o3v.curate.dataset import Problem
+from o3v.curate.media import local_media
 from o3v.geometry import box_iou, to_normalized
 from o3v.grounded import parse_claims
 from o3v.records import Record, gt_box
@@ -150,30 +153,6 @@ class ModelVerifier:
         workers = max(1, int(self.chat.concurrency))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(tqdm(pool.map(self._one, items), total=len(items), desc="verify", unit="box", mininterval=2))
-
-
-def build_verifier(cfg: CurateConfig, ds: DatasetIn) -> Any:
-    """The configured verifier; `auto` picks the oracle when the dataset came from a synth world."""
-    kind = cfg.filter.verifier
-    world = ds.meta.get("world")
-    if kind == "auto":
-        if not world:
-            raise ConfigError("filter.verifier 'auto' found no synth world in dataset.json; choose 'openai', "
-                              "'local' or 'none' (category verification off) for your own videos")  # fmt: skip
-        kind = "oracle"
-    if kind == "oracle":
-        if not world or not Path(world).is_file():
-            raise ConfigError(f"filter.verifier 'oracle' needs the synth world's world.json, got {world!r}")
-        from o3v.curate.synthetic import OracleVerifier
-
-        return OracleVerifier(Path(world), cfg.filter.verifier_iou)
-    if kind == "none":
-        log.warning("category verification is off (filter.verifier: none)")
-        return NoVerifier()
-    from o3v.curate.backends import build_chat
-
-    cache = default_cache_dir(cfg.annotate.cache_dir)
-    return ModelVerifier(build_chat(kind, cfg, cache), ds.media_root, cache, cfg.filter.crop_pad)
 
 
 def verify_records(

@@ -9,8 +9,9 @@ from curate_builders import clean_records, mcq, modified, spatial, temporal, tem
 from hypothesis import given
 from hypothesis import strategies as st
 
-from o3v.curate.check import (
-    check_records,
+from o3v.curate.check import check_records
+from o3v.curate.config import load_config
+from o3v.curate.consistency import (
     consistency_problems,
     find_duplicates,
     lettered_options,
@@ -18,7 +19,6 @@ from o3v.curate.check import (
     stated_option,
     tag_problems,
 )
-from o3v.curate.config import load_config
 from o3v.records import record_from_dict
 
 CFG = load_config()
