@@ -1,4 +1,4 @@
-"""GSPO rollout server: a vLLM server pod for `rollouts: vllm_server` (GPU image; o3v.train.vllm_server)."""
+"""GSPO rollout server: a vLLM server pod for `rollouts: vllm_server` (GPU image; stages.train.serve_model)."""
 
 from kfp import dsl
 from kfp.dsl import Input, Model
@@ -13,6 +13,6 @@ def vllm_server(model: Input[Model], rollout_root: str, gpus: int, hardware: dic
     `hardware` is not used by the body: passing it makes KFP 2.17 route the accelerator parameters into the
     condition group around this step (see pipelines/end_to_end.py hardware_of).
     """
-    from o3v.train.vllm_server import serve_model
+    from o3v.artifacts.stages.train import serve_model
 
     return serve_model(model, rollout_root, gpus=gpus)

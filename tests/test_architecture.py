@@ -3,6 +3,7 @@
 o3v ──✗──▶ kfp, components, pipelines          pipelines ──✗──▶ o3v, torch, transformers, trl
 components: kfp + stdlib at module level; bodies import o3v inside and are one call into it;
 every component runs on the one image constant, with no pip installs at run time.
+Inside o3v the arrows point one way: no module imports, at any depth or inside a function, one that imports it.
 """
 
 from __future__ import annotations
@@ -101,3 +102,69 @@ def test_every_component_uses_the_image_constant_and_installs_nothing() -> None:
                 assert "pip install" not in " ".join(container.command), obj.name
                 seen += 1
     assert seen == len(COMPONENT_FUNCTIONS) >= 10
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _o3v_import_graph() -> dict[str, set[str]]:
+    """o3v module -> the o3v modules it imports anywhere in its source (`from pkg import submodule` names the
+    submodule, not the package)."""
+    modules = {_module_name(p) for p in _files("o3v")}
+    graph: dict[str, set[str]] = {}
+    for path in _files("o3v"):
+        deps: set[str] = set()
+        for node in ast.walk(_parse(path)):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in modules:
+                subs = {f"{node.module}.{a.name}" for a in node.names} & modules
+                deps |= subs or {node.module}
+                if len(subs) < len(node.names):
+                    deps.add(node.module)
+        graph[_module_name(path)] = deps - {_module_name(path)}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_o3v_has_no_import_cycles() -> None:
+    graph = _o3v_import_graph()
+    assert len(graph) > 100 and "o3v.curate.consistency" in graph["o3v.curate.check"]
+    assert _cycles(graph) == []

@@ -196,13 +196,3 @@ def for_run(stage: str, config: str | dict, overrides: dict[str, Any], location:
         return
     with attached(location) as base_url:
         yield {**overrides, "vllm_server_base_url": base_url}
-
-
-def serve_model(model: Any, root: str, *, gpus: int = 1, gpu_memory_utilization: float = 0.9,
-                max_model_len: int = 0) -> dict[str, Any]:  # fmt: skip
-    """The pipeline's server step: serve the model artifact (the SFT model GSPO starts from) for this run."""
-    from o3v.artifacts.stages.train import model_source
-
-    command = server_command(model_source(model), gpus=gpus, gpu_memory_utilization=gpu_memory_utilization,
-                             max_model_len=max_model_len)  # fmt: skip
-    return serve(command, rendezvous(root, model.uri))

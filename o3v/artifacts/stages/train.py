@@ -250,3 +250,16 @@ def curves_html(stage: str, model_dir: Path, metrics: dict[str, Any]) -> str:
         f"<h1>o3v {html.escape(stage.upper())} training</h1>{''.join(imgs) or '<p>No curves were written.</p>'}"
         f"<table>{rows}</table></body></html>\n"
     )
+
+
+def serve_model(
+    model: ArtifactLike, root: str, *, gpus: int = 1, gpu_memory_utilization: float = 0.9, max_model_len: int = 0
+) -> dict[str, Any]:
+    """The pipeline's vLLM server step: serve the model artifact (the SFT model GSPO starts from) for this run,
+    until the run's GSPO step releases it (`o3v.train.vllm_server`: readiness, rendezvous, shutdown)."""
+    from o3v.train import vllm_server
+
+    command = vllm_server.server_command(
+        model_source(model), gpus=gpus, gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len
+    )
+    return vllm_server.serve(command, vllm_server.rendezvous(root, model.uri))
