@@ -120,9 +120,7 @@ def _o3v_import_graph() -> dict[str, set[str]]:
                 deps |= {a.name for a in node.names if a.name in modules}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in modules:
                 subs = {f"{node.module}.{a.name}" for a in node.names} & modules
-                deps |= subs or {node.module}
-                if len(subs) < len(node.names):
-                    deps.add(node.module)
+                deps |= subs if len(subs) == len(node.names) else subs | {node.module}
         graph[_module_name(path)] = deps - {_module_name(path)}
     return graph
 

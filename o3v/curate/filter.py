@@ -22,11 +22,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from o3v.curate.backends import build_chat
 from o3v.curate.config import ConfigError, CurateConfig, FilterConfig, load_config
 from o3v.curate.dataset import MEDIA_META, DatasetIn, Problem, StageOutput, open_dataset, problems_reject
-from o3v.curate.media import default_cache_dir
-from o3v.curate.synthetic import OracleVerifier
 from o3v.curate.verify import ModelVerifier, NoVerifier, verify_records
 from o3v.geometry import area_fraction, box_problem
 from o3v.grounded import Claim, parse_claims
@@ -123,7 +120,9 @@ def rule_problems(record: Record, cfg: FilterConfig) -> list[Problem]:
 
 
 def build_verifier(cfg: CurateConfig, ds: DatasetIn) -> Any:
-    """The configured verifier; `auto` picks the oracle when the dataset came from a synth world."""
+    """The configured verifier; `auto` picks the oracle when the dataset came from a synth world.
+
+    Each backend is imported only when chosen (the oracle needs the synth helpers, a model the chat client)."""
     kind = cfg.filter.verifier
     world = ds.meta.get("world")
     if kind == "auto":
@@ -134,10 +133,15 @@ def build_verifier(cfg: CurateConfig, ds: DatasetIn) -> Any:
     if kind == "oracle":
         if not world or not Path(world).is_file():
             raise ConfigError(f"filter.verifier 'oracle' needs the synth world's world.json, got {world!r}")
+        from o3v.curate.synthetic import OracleVerifier
+
         return OracleVerifier(Path(world), cfg.filter.verifier_iou)
     if kind == "none":
         log.warning("category verification is off (filter.verifier: none)")
         return NoVerifier()
+    from o3v.curate.backends import build_chat
+    from o3v.curate.media import default_cache_dir
+
     cache = default_cache_dir(cfg.annotate.cache_dir)
     return ModelVerifier(build_chat(kind, cfg, cache), ds.media_root, cache, cfg.filter.crop_pad)
 

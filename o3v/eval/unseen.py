@@ -104,8 +104,7 @@ def lines(result: dict) -> list[str]:
     out = [
         f"{ok[t['passed']]} time: V-STaR mean tIoU {_fmt(t['model'])} vs best constant span "
         f"{_fmt(t['best_constant_span'])} (gap {_fmt(t['gap'], '+.3f')}{_ci(t.get('ci95'), '+.3f')}, "
-        f"needs >= +{TIME_MARGIN:.2f}; "
-        f"blind {_fmt(t['blind'])})",
+        f"needs >= +{TIME_MARGIN:.2f}; blind {_fmt(t['blind'])})",
         f"{ok[b['passed']]} boxes: V-STaR mean vIoU {_fmt(b['model'])} vs mean box {_fmt(b['mean_box'])} "
         f"(x{_fmt(b['ratio'], '.2f')}{_ci(b.get('ci95'), '.2f', 'x')}, needs >= x{BOX_RATIO:.0f}; "
         f"blind {_fmt(b['blind'])})",
