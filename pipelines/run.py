@@ -16,6 +16,7 @@ While it runs, the console shows one line per task start and end (status, wall t
 """
 
 import argparse
+import builtins
 import hashlib
 import json
 import logging
@@ -154,10 +155,14 @@ def run_local(
     # kfp prints task output and its own lines to sys.stdout; its warnings (settings a local run ignores) and
     # stray log lines go to sys.stderr: both go to the logs for the run.
     streams, sys.stdout, sys.stderr = (sys.stdout, sys.stderr), router, router
+    # kfp.local swaps builtins.print for an indenting one around each task and restores it after; two tasks of a
+    # ParallelFor that overlap can restore each other's swap, leaving the process printing indented for good.
+    printer = builtins.print
     try:
         pipeline(**params)
     finally:
         sys.stdout, sys.stderr = streams
+        builtins.print = printer
         rootlog.removeFilter(clock)
         rootlog.setLevel(level)
         router.close_logs()

@@ -3,6 +3,7 @@ the cache on an immediate second run, a killed run resuming, and `make pipeline-
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import signal
@@ -232,3 +233,17 @@ def test_a_failed_task_prints_its_log_tail_and_path(tmp_path: Path) -> None:
     assert "FAILED  boom  FAILURE" in text and "boom: something broke" in text
     assert "line 0\n" not in text  # only the tail is shown
     assert f"whole log: {log}" in text
+
+
+def test_run_local_gives_the_process_its_own_print_back(tmp_path, monkeypatch) -> None:
+    """kfp.local's overlapping ParallelFor tasks can leave builtins.print indenting; run_local restores it."""
+    real = builtins.print
+    monkeypatch.setattr(builtins, "print", real)  # teardown puts it back even when the assertion fails
+
+    def leaky_pipeline(**params) -> None:  # what a lost restore looks like to the process
+        builtins.print = lambda *args, **kwargs: real("    ", *args, **kwargs)
+
+    leaky_pipeline.name = "leaky"
+    monkeypatch.setattr(run_mod, "for_local_run", lambda pipeline, fingerprint: pipeline)
+    run_mod.run_local(leaky_pipeline, {}, tmp_path, console=open(os.devnull, "w"))
+    assert builtins.print is real
