@@ -53,39 +53,67 @@ def value_at(data: dict, path: str) -> float | None:
     return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
 
 
-def standard_error(p: float, q: float, n: int) -> float:
-    """Upper bound on the standard error of the difference of two means of [0, 1] values over n samples.
+def standard_error(p: float, q: float, n: int, sd_p: float | None = None, sd_q: float | None = None) -> float:
+    """Standard error of the difference of two means over n samples each, treated as independent.
 
-    A [0, 1] variable with mean p has variance <= p(1 - p) (Bhatia-Davis); the bound ignores the (positive)
-    covariance of two scores on the same samples, so it is conservative.
+    Each mean's per-item variance is its sample's own (`sd_p`, `sd_q`: the `<metric>_sd` the benchmark adapters
+    store beside a mean over items) or, where that is unknown, the Bhatia-Davis bound p(1 - p) of a [0, 1]
+    variable with mean p (exact for 0/1 scores such as accuracy). Ignoring the (positive) covariance of two
+    scores on the same items keeps it conservative.
+
+    >>> round(standard_error(0.5, 0.4, 100), 4), round(standard_error(0.5, 0.4, 100, sd_p=0.2, sd_q=0.1), 4)
+    (0.07, 0.0224)
     """
     if n <= 0:
         return math.inf
-    return math.sqrt((max(p * (1 - p), 0.0) + max(q * (1 - q), 0.0)) / n)
+    var_p = sd_p**2 if sd_p is not None else max(p * (1 - p), 0.0)
+    var_q = sd_q**2 if sd_q is not None else max(q * (1 - q), 0.0)
+    return math.sqrt((var_p + var_q) / n)
+
+
+def sd_at(data: dict, path: str) -> float | None:
+    """The per-item standard deviation stored beside the mean at `path` (`<path>_sd`); None when absent."""
+    return value_at(data, f"{path}_sd")
 
 
 Z95 = 1.96  # two-sided 95% normal quantile
 
 
 def interval(delta: float, se: float) -> list[float]:
-    """The 95% interval of a difference with standard error `se` (conservative: `se` is an upper bound)."""
+    """The 95% normal interval of a difference with standard error `se`."""
     return [delta - Z95 * se, delta + Z95 * se]
 
 
-def compare(value: float | None, baselines: dict[str, float], n: int, *, lower_is_better: bool = False) -> dict:
+def compare(
+    value: float | None,
+    baselines: dict[str, float],
+    n: int,
+    *,
+    lower_is_better: bool = False,
+    sd: float | None = None,
+    baseline_sds: dict[str, float | None] | None = None,
+) -> dict:
     """Best baseline, the gap to it with its 95% interval, and the verdict: a gain counts only when the interval
-    excludes 0 ("above baseline"), a loss only when it lies wholly below 0."""
+    excludes 0 ("above baseline"), a loss only when it lies wholly below 0. `sd` and `baseline_sds` are the
+    per-item spreads where known (`standard_error`)."""
     if value is None:
         return {"verdict": "not scored"}
     if not baselines:
         return {"verdict": "no constant baseline"}
     name, best = max(baselines.items(), key=lambda kv: -kv[1] if lower_is_better else kv[1])
     delta = (best - value) if lower_is_better else (value - best)
-    se = standard_error(value, best, n)
+    sd_best = (baseline_sds or {}).get(name)
+    se = standard_error(value, best, n, sd, sd_best)
     lo, hi = interval(delta, se)
     verdict = "above baseline" if lo > 0 else "below baseline" if hi < 0 else "at baseline"
     return {"best_baseline": name, "baseline_value": best, "delta": delta, "se": se, "ci95": [lo, hi],
-            "verdict": verdict}  # fmt: skip
+            "se_basis": se_basis(sd, sd_best), "verdict": verdict}  # fmt: skip
+
+
+def se_basis(sd_p: float | None, sd_q: float | None) -> str:
+    """How `standard_error` got its variances: "sample sd" (both measured), "bound" (neither) or "mixed"."""
+    known = (sd_p is not None) + (sd_q is not None)
+    return "sample sd" if known == 2 else "bound" if known == 0 else "mixed"
 
 
 def grounded_verdict(row: dict) -> str:
@@ -125,7 +153,10 @@ def headline_rows(result: dict) -> list[dict]:
         value = value_at(result["metrics"], spec["metric"])
         if value is None:
             continue
-        bases = {b.split(".")[0]: v for b in spec["baselines"] if (v := value_at(result["baselines"], b)) is not None}
+        found = [b for b in spec["baselines"] if value_at(result["baselines"], b) is not None]
+        bases = {b.split(".")[0]: value_at(result["baselines"], b) for b in found}
+        base_sds = {b.split(".")[0]: sd_at(result["baselines"], b) for b in found}
+        sd = sd_at(result["metrics"], spec["metric"])
         n_metric = int(value_at(result["metrics"], spec["n"]) or 0) if spec.get("n") else n
         row = {
             "metric": spec["metric"],
@@ -133,16 +164,25 @@ def headline_rows(result: dict) -> list[dict]:
             "value": value,
             "baselines": bases,
             "n": n_metric,
-            **compare(value, bases, n_metric, lower_is_better=spec.get("lower_is_better", False)),
+            **compare(
+                value,
+                bases,
+                n_metric,
+                lower_is_better=spec.get("lower_is_better", False),
+                sd=sd,
+                baseline_sds=base_sds,
+            ),
             "paper": paper_values(result["benchmark"], spec.get("paper")),
         }
         blind_value = value_at(blind, spec["metric"]) if blind else None
         if blind_value is not None and value is not None:
             delta = value - blind_value
             n_blind = int(value_at(blind, spec["n"]) or 0) if spec.get("n") else int(result["blind_frame"]["n"] or 0)
-            se = standard_error(value, blind_value, n_blind)
+            sd_blind = sd_at(blind, spec["metric"])
+            se = standard_error(value, blind_value, n_blind, sd, sd_blind)
             lo, hi = interval(delta, se)
-            row["blind"] = {"value": blind_value, "delta": delta, "se": se, "ci95": [lo, hi], "uses_frames": lo > 0}
+            row["blind"] = {"value": blind_value, "delta": delta, "se": se, "ci95": [lo, hi],
+                            "se_basis": se_basis(sd, sd_blind), "uses_frames": lo > 0}  # fmt: skip
         row["grounded"] = grounded_verdict(row)
         rows.append(row)
     return rows
@@ -311,8 +351,9 @@ def render_html(results: list[tuple[Path, dict]], galleries: dict[str, list[dict
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
         f"<div class=muted>generated {time.strftime('%Y-%m-%d %H:%M:%S')} · values in percent "
-        "(metrics.json stores fractions) · gap = model − best baseline [95% interval, from an upper bound on the "
-        "standard error] · a gain counts only when its interval excludes 0</div>",
+        "(metrics.json stores fractions) · gap = model − best baseline [95% interval; its standard error uses the "
+        "per-item spread of each mean where the scorer measured it, else the [0, 1] bound p(1 − p), and ignores the "
+        "positive covariance of scores on the same items] · a gain counts only when its interval excludes 0</div>",
         _banner(all_rows),
     ]
     for rdir, res in results:

@@ -7,9 +7,10 @@ and mean vIoU at least `BOX_RATIO` times the mean-box constant. The verdict, wit
 `OUT/unseen.json`; `verdict` is pure, so it also reads `metrics.json` files from any earlier `o3v eval run`.
 
 The bars are checked on the point estimates, as the issue states them. Beside each sits a 95% interval from the
-report's conservative standard error (`o3v.eval.report.standard_error`, over the scored V-STaR items), so a reader
-sees whether a pass or a miss is within sampling noise of its bar. The box ratio's interval treats the mean-box
-constant as fixed.
+report's standard error (`o3v.eval.report.standard_error`, over the scored V-STaR items, from the per-item spreads
+the scorer stores, or the [0, 1] bound where they are absent), so a reader sees whether a pass or a miss is within
+sampling noise of its bar. The spread of a two-chain mean is bounded by the mean of the two chains' spreads (the
+standard deviation is a norm). The box ratio's interval treats the mean-box constant as fixed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from o3v.eval.report import Z95, interval, standard_error, value_at
+from o3v.eval.report import Z95, interval, sd_at, standard_error, value_at
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ def verdict(vstar: dict, tvgbench: dict | None = None) -> dict:
         (False, 'V-STaR tIoU or the best constant span is missing')
     """
 
-    def both(path: str) -> float | None:  # the mean of chain 1 and chain 2
-        return _mean(value_at(vstar, path + "_chain1"), value_at(vstar, path + "_chain2"))
+    def both(path: str, suffix: str = "") -> float | None:  # the mean of chain 1 and chain 2
+        return _mean(value_at(vstar, f"{path}_chain1{suffix}"), value_at(vstar, f"{path}_chain2{suffix}"))
 
     t_model, v_model = both("metrics.tiou"), both("metrics.viou")
     t_blind, v_blind = both("blind_frame.metrics.tiou"), both("blind_frame.metrics.viou")
@@ -69,13 +70,14 @@ def verdict(vstar: dict, tvgbench: dict | None = None) -> dict:
     if t_model is None or span is None:
         time.update(gap=None, ci95=None, passed=False, reason="V-STaR tIoU or the best constant span is missing")
     else:
-        ci = interval(t_model - span, standard_error(t_model, span, n)) if n else None
+        sds = both("metrics.tiou", "_sd"), sd_at(vstar, "baselines.best_constant_span.tiou")
+        ci = interval(t_model - span, standard_error(t_model, span, n, *sds)) if n else None
         time.update(gap=round(t_model - span, 4), ci95=_rounded(ci, 3), passed=t_model - span >= TIME_MARGIN)
     boxes: dict[str, Any] = {"model": v_model, "mean_box": box, "blind": v_blind, "needs_ratio": BOX_RATIO}
     if v_model is None or not box:
         boxes.update(ratio=None, ci95=None, passed=False, reason="V-STaR vIoU or the mean-box constant is missing")
     else:
-        half = Z95 * standard_error(v_model, 0.0, n) if n else None
+        half = Z95 * standard_error(v_model, 0.0, n, both("metrics.viou", "_sd")) if n else None
         ci = None if half is None else [max(v_model - half, 0.0) / box, (v_model + half) / box]
         boxes.update(ratio=round(v_model / box, 2), ci95=_rounded(ci, 2), passed=v_model >= BOX_RATIO * box)
     out: dict[str, Any] = {"n_vstar": n}

@@ -198,6 +198,20 @@ def mean(values: Iterable[float]) -> float:
     return math.fsum(values) / len(values) if values else 0.0
 
 
+def sd(values: Iterable[float]) -> float | None:
+    """Sample standard deviation (n - 1) of per-item scores; None under two items. A metric `m` that is a mean
+    over items stores it as `m_sd`, so the report's intervals use the spread the scores really have.
+
+    >>> sd([0.0, 1.0]), sd([0.5, 0.5, 0.5]), sd([0.3])
+    (0.7071067811865476, 0.0, None)
+    """
+    values = list(values)
+    if len(values) < 2:
+        return None
+    m = mean(values)
+    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
 def group_by(keys: list[str], values: list[float]) -> dict[str, dict]:
     """Mean of `values` per key, with counts: {key: {"mean": m, "n": k}} (keys sorted)."""
     groups: dict[str, list[float]] = {}
@@ -277,7 +291,14 @@ def best_constant_span(spans: list[tuple[float, float]], durations: list[float],
 def span_baselines(spans: list[tuple[float, float]], durations: list[float], key: str) -> dict:
     """The two constant-span baselines, their mean tIoU under `key`: the whole video and `best_constant_span`."""
     const = best_constant_span(spans, durations)
+    whole = [temporal_iou((0.0, d), sp) for sp, d in zip(spans, durations)]
+    best = [temporal_iou((const["start_frac"] * d, const["end_frac"] * d), sp) for sp, d in zip(spans, durations)]
     return {
-        "whole_video_span": {key: mean(temporal_iou((0.0, d), sp) for sp, d in zip(spans, durations))},
-        "best_constant_span": {key: const["miou"], "start_frac": const["start_frac"], "end_frac": const["end_frac"]},
+        "whole_video_span": {key: mean(whole), f"{key}_sd": sd(whole)},
+        "best_constant_span": {
+            key: const["miou"],
+            f"{key}_sd": sd(best),
+            "start_frac": const["start_frac"],
+            "end_frac": const["end_frac"],
+        },
     }

@@ -36,6 +36,7 @@ from o3v.eval.benchmarks.base import (
     group_by,
     match_rows,
     mean,
+    sd,
     span_baselines,
     voted_letter,
 )
@@ -175,6 +176,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
         spans = [list(parsed[s.id].answer_span or []) for s in tmp]
         res = compute("temporal_iou", predictions=spans, references=[list(gt_span(recs[s.id])) for s in tmp])
         out.update({f"temporal_{k}": v for k, v in res.items() if k != "ious"}, n_temporal=len(tmp))
+        out["temporal_miou_sd"] = sd(res["ious"])
         for s, v in zip(tmp, res["ious"]):
             per_sample[s.id] = v if recs[s.id].task == "temporal QA" else per_sample.get(s.id, 0.0)
     free = [s for s in samples if recs[s.id].task in FREE_FORM_TASKS]
@@ -193,6 +195,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
         out.update(
             box_miou=res["miou"], **{f"box_{k}": v for k, v in res.items() if k.startswith("acc")}, n_box=len(vqa)
         )
+        out["box_miou_sd"] = sd(res["ious"])
         per_sample.update({s.id: v for s, v in zip(vqa, res["ious"])})
     ev = [s for s in samples if recs[s.id].key_items and recs[s.id].task != "visual QA"]
     if ev:
@@ -206,6 +209,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
         ]
         res = compute("grounded_evidence", predictions=preds, references=refs)
         out.update({k: v for k, v in res.items() if k not in ("n", "per_sample")}, n_evidence=res["n"])
+        out["evidence_miou_sd"] = sd(res["per_sample"])
     tasks = [recs[s.id].task for s in samples if s.id in per_sample]
     out["by_task"] = group_by(tasks, [per_sample[s.id] for s in samples if s.id in per_sample])
     out["per_sample"] = per_sample
@@ -246,6 +250,7 @@ def baselines(samples: list[Sample], durations: dict[str, float] | None = None) 
         ]
         out["mean_box_evidence"] = {
             "evidence_miou": mean(per_rec),
+            "evidence_miou_sd": sd(per_rec),
             "box_normalized": mbox,
             "note": "object and time given for free; only the box is constant",
         }
@@ -256,8 +261,10 @@ def baselines(samples: list[Sample], durations: dict[str, float] | None = None) 
     ]
     if boxes:
         mbox = [mean(b[k] for b, _ in boxes) for k in range(4)]
+        ious = [box_iou(to_pixels(mbox, *r.image_size), gt_box(r)) for _, r in boxes]
         out["mean_box_answer"] = {
-            "box_miou": mean(box_iou(to_pixels(mbox, *r.image_size), gt_box(r)) for _, r in boxes),
+            "box_miou": mean(ious),
+            "box_miou_sd": sd(ious),
             "box_normalized": mbox,
         }
     spans = [

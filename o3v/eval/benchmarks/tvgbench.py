@@ -31,6 +31,7 @@ from o3v.eval.benchmarks.base import (
     match_rows,
     mean,
     read_json,
+    sd,
     span_baselines,
 )
 from o3v.grounded import format_number, parse
@@ -129,6 +130,7 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
     n = len(samples)
     out = {k: res[k] for k in ("miou", "r@0.3", "r@0.5", "r@0.7")}
     out["avg"] = mean(out.values())  # Time-R1 also prints the mean of the four
+    out["miou_sd"] = sd(res["ious"])
     out["unparsable"] = sum(1 for s, p in zip(samples, preds) if p is None and s.id in by_id) / n if n else 0.0
     out["missing"] = sum(1 for s in samples if s.id not in by_id) / n if n else 0.0
     out["n"] = n

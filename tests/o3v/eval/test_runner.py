@@ -146,6 +146,15 @@ def test_blind_frame_ablation_uses_another_clip(synth_world, tmp_path, monkeypat
         assert bool(mine.video) == bool(theirs.video)
     # Same canned answer with and without the right frames: identical scores, as a frame-blind model gets.
     assert blind["metrics"]["option_accuracy"] == result["metrics"]["option_accuracy"]
+    # Every grounded mean scored on two or more items stores its per-item spread beside it, as do its constants.
+    m, b = result["metrics"], result["baselines"]
+    for metric, count, constant in (
+        ("temporal_miou", "n_temporal", "best_constant_span"),
+        ("box_miou", "n_box", "mean_box_answer"),
+        ("evidence_miou", "n_evidence", "mean_box_evidence"),
+    ):
+        assert (m.get(f"{metric}_sd") is not None) == (m.get(count, 0) >= 2), metric
+        assert b[constant][f"{metric}_sd"] is not None, metric
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +199,7 @@ def test_report_is_self_contained_and_shows_baselines(tiny_run):
     assert set(combined["benchmarks"]) == {"vstar", "tvgbench", "videomme"}
     rows = combined["verdicts"]["tvgbench"]
     assert rows[0]["metric"] == "miou" and rows[0]["verdict"] in ("at baseline", "below baseline")
+    # The grounded means carry their per-item spread, so the intervals use it instead of the [0, 1] bound.
+    assert rows[0]["se_basis"] == "sample sd" and rows[0]["blind"]["se_basis"] == "sample sd"
+    base = results["vstar"]["baselines"]
+    assert base["best_constant_span"]["tiou_sd"] is not None and base["mean_box"]["viou_sd"] is not None

@@ -91,3 +91,24 @@ def test_verdict_puts_a_95_interval_beside_each_bar_that_narrows_with_more_items
     no_count = verdict(_vstar() | {"n_scored": None})  # no interval without a count; the bars still decide
     assert no_count["time"]["ci95"] is None and no_count["box"]["ci95"] is None and no_count["passed"]
     assert "[95%" not in " ".join(lines(no_count))
+
+
+def test_verdict_intervals_use_the_stored_per_item_spreads():
+    """With `<metric>_sd` beside the means, the interval comes from the measured spread: the chain mean's spread is
+    bounded by the mean of the two chains' spreads; without them it falls back to the wider [0, 1] bound."""
+    import math
+
+    from o3v.eval.report import Z95
+
+    bound = _vstar()
+    measured = _vstar()
+    measured["metrics"] |= {"tiou_chain1_sd": 0.2, "tiou_chain2_sd": 0.3, "viou_chain1_sd": 0.1, "viou_chain2_sd": 0.2}
+    measured["baselines"]["best_constant_span"]["tiou_sd"] = 0.1
+    lo, hi = verdict(measured)["time"]["ci95"]
+    half = Z95 * math.sqrt((0.25**2 + 0.1**2) / 200)
+    assert (lo, hi) == (round(0.11 - half, 3), round(0.11 + half, 3))
+    v_half = Z95 * 0.15 / math.sqrt(200)
+    assert verdict(measured)["box"]["ci95"] == [round((0.21 - v_half) / 0.065, 2), round((0.21 + v_half) / 0.065, 2)]
+    for k in ("time", "box"):
+        wide, narrow = verdict(bound)[k]["ci95"], verdict(measured)[k]["ci95"]
+        assert narrow[1] - narrow[0] < wide[1] - wide[0]
