@@ -175,7 +175,9 @@ class FileBackend:
         """Copy a local file to `key`; `if_generation_match=0` is create-only, `g > 0` is compare-and-swap."""
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staged = Path(tempfile.mkstemp(dir=self._tmpdir())[1])
+        fd, name = tempfile.mkstemp(dir=self._tmpdir())
+        os.close(fd)  # copyfile reopens it by name; an open descriptor per upload ran out at ~20k files (1,360 videos)
+        staged = Path(name)
         try:
             shutil.copyfile(path, staged)
             with self._locked(key):

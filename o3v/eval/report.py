@@ -58,8 +58,9 @@ def standard_error(p: float, q: float, n: int, sd_p: float | None = None, sd_q: 
 
     Each mean's per-item variance is its sample's own (`sd_p`, `sd_q`: the `<metric>_sd` the benchmark adapters
     store beside a mean over items) or, where that is unknown, the Bhatia-Davis bound p(1 - p) of a [0, 1]
-    variable with mean p (exact for 0/1 scores such as accuracy). Ignoring the (positive) covariance of two
-    scores on the same items keeps it conservative.
+    variable with mean p (exact for 0/1 scores such as accuracy). The two scores of one item usually rise and fall
+    together (an easy item is easy for the model, its blind run and a constant alike), so ignoring that covariance
+    errs wide; a constant fit on the whole file has at least n items, so using n for it errs wide too.
 
     >>> round(standard_error(0.5, 0.4, 100), 4), round(standard_error(0.5, 0.4, 100, sd_p=0.2, sd_q=0.1), 4)
     (0.07, 0.0224)
