@@ -75,7 +75,7 @@ def _key(row: str) -> str:
 )
 def reproduce_pipeline(
     seeds: list = SEEDS,
-    videos: int = 680,  # the ablation was measured on 680 (README); `make pipeline-run` moved to 1,360 after it
+    videos: int = 680,
     faults: float = 0.2,
     curate_config: dict = {},  # noqa: B006 - KFP parameter defaults are literals
     model: str = "tiny-qwen3-vl",

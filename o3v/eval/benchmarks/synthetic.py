@@ -10,7 +10,10 @@ Scores per task, all through the local `evaluate` modules and `o3v.geometry`:
 - free-form tasks: exact match and token F1 of the answer text;
 - visual QA: IoU of the answer box, converted from model-input to original-image pixels first;
 - evidence (records with `key_items`): claims `<obj>N</obj><box>..</box>at<t>T</t>s`, normalized with the
-  model-input size, matched to the annotated boxes by object name and time (`grounded_evidence`).
+  model-input size, matched to the annotated boxes by object name and time (`grounded_evidence`);
+- `object_named`: of the evidence records whose question names one of its objects, the share with a claim under
+  that name. A claim counts for evidence IoU only under the right name, so a model that finds the box but
+  writes the wrong name scores 0 there; this says which of the two failed.
 
 Prediction rows: `{"id", "index", "task", "prediction", "input_size", "orig_size"}`; boxes in the text are in
 `input_size` pixels, which is what makes the file self-contained for re-scoring.
@@ -210,10 +213,24 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
         res = compute("grounded_evidence", predictions=preds, references=refs)
         out.update({k: v for k, v in res.items() if k not in ("n", "per_sample")}, n_evidence=res["n"])
         out["evidence_miou_sd"] = sd(res["per_sample"])
+        pairs = [(name, claimed(parsed[s.id])) for s in ev if (name := named_object(recs[s.id]))]
+        out.update(object_named=mean(float(name in names) for name, names in pairs), n_object_named=len(pairs))
     tasks = [recs[s.id].task for s in samples if s.id in per_sample]
     out["by_task"] = group_by(tasks, [per_sample[s.id] for s in samples if s.id in per_sample])
     out["per_sample"] = per_sample
     return out
+
+
+def named_object(rec: Record) -> str | None:
+    """The evidence object the question names (lower case; the longest when several match), else None."""
+    question = rec.question.lower()
+    names = sorted({e.object.lower() for e in rec.evidence() if e.object.lower() in question}, key=len)
+    return names[-1] if names else None
+
+
+def claimed(g: Any) -> set[str]:
+    """The object names of a parsed answer's grounded claims (lower case)."""
+    return {c.object.lower() for c in g.claims}
 
 
 def _letter(row: dict | None, g: Any) -> str:

@@ -7,6 +7,7 @@ one answer.
 """
 
 import json
+import re
 
 import pytest
 
@@ -63,6 +64,28 @@ def test_perfect_grounded_answers_score_one(clean_samples):
     assert m["box_miou"] > 0.85  # integer pixels in a 112x84 frame round the boxes
     assert m["evidence_miou"] > 0.85 and m["evidence_recall"] == 1.0 and m["claim_precision"] == 1.0
     assert set(m["by_task"]) == {r.raw["task"] for r in clean_samples}
+    assert m["object_named"] == 1.0 and m["n_object_named"] > 0
+
+
+def test_object_named_tells_a_wrong_name_from_a_wrong_box(clean_samples):
+    """Right boxes under the wrong shape name: evidence IoU falls to 0 and `object_named` says why; right names with
+    the wrong boxes keep `object_named` at 1."""
+    named = [s for s in clean_samples if synthetic.named_object(record_from_dict(s.raw))]
+    assert named
+
+    def other_shape(match: re.Match) -> str:
+        colour, shape = match.group(1).split(" ", 1)
+        return f"<obj>{colour} {'square' if shape == 'circle' else 'circle'}</obj>"
+
+    rows = [perfect(s) for s in named]
+    wrong_name = [{**r, "prediction": re.sub(r"<obj>([^<]+)</obj>", other_shape, r["prediction"])} for r in rows]
+    m = synthetic.score(named, wrong_name)
+    assert m["object_named"] == 0.0 and m["evidence_miou"] == 0.0
+    wrong_box = [
+        {**r, "prediction": re.sub(r"<box>\[[^\]]*\]</box>", "<box>[0,0,2,2]</box>", r["prediction"])} for r in rows
+    ]
+    m = synthetic.score(named, wrong_box)
+    assert m["object_named"] == 1.0 and m["evidence_miou"] < 0.05
 
 
 def test_empty_answers_score_zero_and_are_unparsable(clean_samples):
