@@ -214,7 +214,8 @@ def score(samples: list[Sample], rows: list[dict], *, file: str = "", **_: Any) 
         out.update({k: v for k, v in res.items() if k not in ("n", "per_sample")}, n_evidence=res["n"])
         out["evidence_miou_sd"] = sd(res["per_sample"])
         pairs = [(name, claimed(parsed[s.id])) for s in ev if (name := named_object(recs[s.id]))]
-        out.update(object_named=mean(float(name in names) for name, names in pairs), n_object_named=len(pairs))
+        named = mean(float(name in names) for name, names in pairs) if pairs else None  # None: no question names one
+        out.update(object_named=named, n_object_named=len(pairs))
     tasks = [recs[s.id].task for s in samples if s.id in per_sample]
     out["by_task"] = group_by(tasks, [per_sample[s.id] for s in samples if s.id in per_sample])
     out["per_sample"] = per_sample

@@ -86,6 +86,9 @@ def test_object_named_tells_a_wrong_name_from_a_wrong_box(clean_samples):
     ]
     m = synthetic.score(named, wrong_box)
     assert m["object_named"] == 1.0 and m["evidence_miou"] < 0.05
+    unnamed = [s for s in clean_samples if s not in named and record_from_dict(s.raw).evidence()]
+    m = synthetic.score(unnamed, [perfect(s) for s in unnamed])
+    assert m["n_evidence"] > 0 and m["n_object_named"] == 0 and m["object_named"] is None  # no name to copy
 
 
 def test_empty_answers_score_zero_and_are_unparsable(clean_samples):
