@@ -12,6 +12,7 @@ does not apply to that record's task (open-o3-video.md §9.6); trl then leaves i
 | `think_temporal_point` | temporal proximity, σ 4 → 1 over 75% of training (`proximity: fixed`: constant σ) | §9.2 |
 | `think_temporal_segment` | fraction of reasoning times inside the GT span | §9.3 |
 | `think_spatial` | claim-box IoU with temporal gating (`gate`: two-sided or upstream) | §9.4 |
+| `think_spatial_named` | the same, a claim scored only against the object of its own name (o3v extension) | §9.4 |
 | `format` | 1 / 0.5 / 0 | §9.5 |
 """
 
@@ -48,9 +49,11 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     ),
     "think_temporal_segment": lambda **_: think_temporal_segment_reward,
     "think_spatial": lambda gate="two-sided", **_: get_think_spatial_reward(gate),
+    "think_spatial_named": lambda gate="two-sided", **_: get_think_spatial_reward(gate, named=True),
     "format": lambda **_: format_reward,
 }
-ALL_TERMS: tuple[str, ...] = tuple(REWARDS)
+EXTENSIONS: tuple[str, ...] = ("think_spatial_named",)  # o3v's own terms, opt-in by name in a recipe's `rewards`
+ALL_TERMS: tuple[str, ...] = tuple(k for k in REWARDS if k not in EXTENSIONS)  # the paper's terms: the default set
 
 
 def _named(fn: RewardFn, name: str) -> RewardFn:
@@ -111,6 +114,7 @@ def score_completion(
 
 __all__ = [
     "ALL_TERMS",
+    "EXTENSIONS",
     "GATES",
     "PROXIMITIES",
     "REWARDS",

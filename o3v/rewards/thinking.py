@@ -175,15 +175,22 @@ def gated_key_frame(
     return best
 
 
-def claim_score(claim_boxes: Sequence[Box4], objects: dict[str, tuple[Box4, ...]]) -> float:
+def claim_score(claim_boxes: Sequence[Box4], objects: dict[str, tuple[Box4, ...]], name: str | None = None) -> float:
     """Best object in the frame: max over objects of the mean over its GT boxes of the best claim-box IoU.
 
-    Object names are not matched (upstream §9.4): the best-matching object of that key frame counts.
+    Object names are not matched (upstream §9.4): the best-matching object of that key frame counts. With `name`
+    (o3v's `think_spatial_named`), only the object of that name counts (case-insensitive), so a right box under the
+    wrong name scores 0, as the evidence metric scores it.
 
     Example:
-        >>> claim_score([(0, 0, 2, 2)], {"cat": ((0, 0, 2, 2),), "dog": ((1, 1, 3, 3),)})
-        1.0
+        >>> objects = {"cat": ((0, 0, 2, 2),), "dog": ((1, 1, 3, 3),)}
+        >>> claim_score([(0, 0, 2, 2)], objects), claim_score([(0, 0, 2, 2)], objects, name="Dog")
+        (1.0, 0.14285714285714285)
+        >>> claim_score([(0, 0, 2, 2)], objects, name="bird")
+        0.0
     """
+    if name is not None:
+        objects = {k: v for k, v in objects.items() if k.lower() == name.lower()}
     best = 0.0
     for gt_boxes in objects.values():
         if gt_boxes:
@@ -192,7 +199,7 @@ def claim_score(claim_boxes: Sequence[Box4], objects: dict[str, tuple[Box4, ...]
     return best
 
 
-def _spatial(text: str, ref: Reference, gate: Gate) -> float | None:
+def _spatial(text: str, ref: Reference, gate: Gate, named: bool = False) -> float | None:
     if not applies("think_spatial", ref.task):
         return None
     g = parse(text)
@@ -208,12 +215,13 @@ def _spatial(text: str, ref: Reference, gate: Gate) -> float | None:
     for claim in g.claims:
         frame = gated_key_frame(ref.key_frames, claim.time, gate)
         if frame is not None:  # a claim failing the gate counts as 0 in the mean
-            total += claim_score(claim.boxes, frame.objects)
+            total += claim_score(claim.boxes, frame.objects, claim.object if named else None)
     return total / len(g.claims)
 
 
-def get_think_spatial_reward(gate: Gate = "two-sided") -> Callable[..., list[float | None]]:
-    """The spatial reasoning reward with temporal gating `gate` ("two-sided" or "upstream").
+def get_think_spatial_reward(gate: Gate = "two-sided", named: bool = False) -> Callable[..., list[float | None]]:
+    """The spatial reasoning reward with temporal gating `gate` ("two-sided" or "upstream"); with `named`, a claim
+    scores only against the key-frame object of its own name (`claim_score`), an o3v extension beyond §9.4.
 
     Example:
         >>> ref = {"task": "temporal-spatial free-form QA",
@@ -228,7 +236,9 @@ def get_think_spatial_reward(gate: Gate = "two-sided") -> Callable[..., list[flo
     def think_spatial_reward(
         completions: Sequence[Any], reference: Sequence[Any], **kwargs: Any
     ) -> list[float | None]:
-        return [_spatial(completion_text(c), r, gate) for c, r in zip(completions, references(reference), strict=True)]
+        refs = references(reference)
+        return [_spatial(completion_text(c), r, gate, named) for c, r in zip(completions, refs, strict=True)]
 
-    think_spatial_reward.__doc__ = f"Spatial reasoning reward, temporal gate {gate!r} (o3v.rewards.thinking)."
+    names = ", object names matched" if named else ""
+    think_spatial_reward.__doc__ = f"Spatial reasoning reward, temporal gate {gate!r}{names} (o3v.rewards.thinking)."
     return think_spatial_reward

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from o3v.rewards import ALL_TERMS, REWARDS, TERMS_BY_TASK, Reference, get_reward_funcs, score_completion
+from o3v.rewards import ALL_TERMS, EXTENSIONS, REWARDS, TERMS_BY_TASK, Reference, get_reward_funcs, score_completion
 from o3v.rewards.answer import (
     answer_accuracy_reward,
     answer_temporal_iou_reward,
@@ -294,7 +294,7 @@ def test_format_table(text, task, expected):
 
 
 def test_registry_keys_resolve_and_every_task_has_its_terms():
-    assert set(REWARDS) == set(ALL_TERMS)
+    assert set(REWARDS) == set(ALL_TERMS) | set(EXTENSIONS) and not set(ALL_TERMS) & set(EXTENSIONS)
     for terms in TERMS_BY_TASK.values():
         assert set(terms) <= set(REWARDS)
         assert "format" in terms
@@ -354,3 +354,19 @@ def test_rewards_never_raise_and_stay_in_unit_interval_on_arbitrary_text(text):
         for fn in get_reward_funcs():
             value = fn([text], [ref], progress=0.4)[0]
             assert value is None or 0.0 <= value <= 1.0
+
+
+def test_think_spatial_named_scores_a_claim_only_under_its_own_name():
+    """Upstream's term takes the best-matching object whatever the claim calls it; the named variant (opt-in) gives
+    a right box under the wrong name 0, as the evidence metric does, and follows think_spatial's task table."""
+    ref = {
+        "task": "temporal-spatial free-form QA",
+        "answer": "x",
+        "key_frames": [{"time": 2.0, "objects": {"red circle": [[0, 0, 10, 10]], "blue square": [[20, 20, 30, 30]]}}],
+    }
+    right = "<think><obj>red circle</obj><box>[0,0,10,10]</box>at<t>2</t>s</think><answer>x</answer>"
+    wrong = "<think><obj>red triangle</obj><box>[0,0,10,10]</box>at<t>2</t>s</think><answer>x</answer>"
+    plain, named = get_reward_funcs(["think_spatial", "think_spatial_named"])
+    assert [plain([t], [ref])[0] for t in (right, wrong)] == [1.0, 1.0]
+    assert [named([t], [ref])[0] for t in (right, wrong)] == [1.0, 0.0]
+    assert named([right], [{**ref, "task": "temporal QA"}]) == [None]
