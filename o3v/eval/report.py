@@ -154,9 +154,10 @@ def headline_rows(result: dict) -> list[dict]:
         value = value_at(result["metrics"], spec["metric"])
         if value is None:
             continue
-        found = [b for b in spec["baselines"] if value_at(result["baselines"], b) is not None]
-        bases = {b.split(".")[0]: value_at(result["baselines"], b) for b in found}
-        base_sds = {b.split(".")[0]: sd_at(result["baselines"], b) for b in found}
+        bases, base_sds = {}, {}
+        for path in spec["baselines"]:
+            if (v := value_at(result["baselines"], path)) is not None:
+                bases[path.split(".")[0]], base_sds[path.split(".")[0]] = v, sd_at(result["baselines"], path)
         sd = sd_at(result["metrics"], spec["metric"])
         n_metric = int(value_at(result["metrics"], spec["n"]) or 0) if spec.get("n") else n
         row = {

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,10 +207,7 @@ def sd(values: Iterable[float]) -> float | None:
     (0.7071067811865476, 0.0, None)
     """
     values = list(values)
-    if len(values) < 2:
-        return None
-    m = mean(values)
-    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return statistics.stdev(values) if len(values) >= 2 else None
 
 
 def group_by(keys: list[str], values: list[float]) -> dict[str, dict]:
