@@ -157,7 +157,9 @@ def headline_rows(result: dict) -> list[dict]:
         bases, base_sds = {}, {}
         for path in spec["baselines"]:
             if (v := value_at(result["baselines"], path)) is not None:
-                bases[path.split(".")[0]], base_sds[path.split(".")[0]] = v, sd_at(result["baselines"], path)
+                name = path.split(".")[0]
+                bases[name] = v
+                base_sds[name] = sd_at(result["baselines"], path)
         sd = sd_at(result["metrics"], spec["metric"])
         n_metric = int(value_at(result["metrics"], spec["n"]) or 0) if spec.get("n") else n
         row = {

@@ -239,6 +239,6 @@ def get_think_spatial_reward(gate: Gate = "two-sided", named: bool = False) -> C
         refs = references(reference)
         return [_spatial(completion_text(c), r, gate, named) for c, r in zip(completions, refs, strict=True)]
 
-    names = ", object names matched" if named else ""
-    think_spatial_reward.__doc__ = f"Spatial reasoning reward, temporal gate {gate!r}{names} (o3v.rewards.thinking)."
+    matched = ", object names matched" if named else ""
+    think_spatial_reward.__doc__ = f"Spatial reasoning reward, temporal gate {gate!r}{matched} (o3v.rewards.thinking)."
     return think_spatial_reward
