@@ -32,6 +32,10 @@ class O3VFields:
     max_frames: int = field(default=16, metadata={"help": "most sampled frames per video (even), before key frames"})
     frame_min_pixels: int | None = field(default=None, metadata={"help": "per-frame pixel floor (None: processor's)"})
     frame_max_pixels: int | None = field(default=None, metadata={"help": "per-frame pixel cap (None: processor's)"})
+    clip_cache_mb: int = field(
+        default=1024,
+        metadata={"help": "decoded frame samples kept in memory per training process, MB (o3v.train.clips; 0 = off)"},
+    )
     on_missing_video: str = field(default="error", metadata={"help": "error | skip (skipped records -> rejects)"})
     max_records: int | None = field(default=None, metadata={"help": "use only the first N records (smoke runs)"})
     tasks: list[str] | None = field(default=None, metadata={"help": "train only on these task types (None: all six)"})

@@ -13,7 +13,9 @@ Per record (open-o3-video.md §6, ml-stack.md §5):
   `o3v.rewards.Reference` in the same pixel space, stored as JSON in a `reference` column.
 
 Rows are built lazily (`datasets.Dataset.set_transform`) with a small cache, because trl reads each GSPO
-prompt once per generation and decoding all videos up front would not fit real datasets in memory.
+prompt once per generation and decoding all videos up front would not fit real datasets in memory. Decoded clips
+are kept apart, within a byte budget (`o3v.train.clips.ClipCache`, config `clip_cache_mb`): every epoch reads each
+clip again, once per record on it.
 
 Before training, every record is checked: its media file must exist (missing: an error naming the record
 id and path, or with `on_missing_video: skip` a reject line in `OUT/rejects.jsonl` and a logged count),
@@ -37,6 +39,7 @@ from o3v.grounded import map_boxes
 from o3v.prompts import build_messages, build_target, plan_frames
 from o3v.records import Record, RecordError, write_jsonl
 from o3v.rewards.columns import check_truth, reference_from_record
+from o3v.train.clips import ClipCache
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +184,8 @@ def _resized(frames: Any, size: tuple[int, int]) -> list[Any]:
     return [Image.fromarray(f).resize(size, Image.Resampling.BICUBIC) for f in frames]
 
 
-def build_example(item: TrainRecord, processor: Any, frames: FrameSettings) -> Example:
-    """Decode and lay out one record's frames and messages (see the module docstring)."""
+def build_example(item: TrainRecord, processor: Any, frames: FrameSettings, clips: ClipCache | None = None) -> Example:
+    """Decode (or take from `clips`) and lay out one record's frames and messages (see the module docstring)."""
     from o3v.model import model_input_size
 
     rec = item.record
@@ -195,11 +198,10 @@ def build_example(item: TrainRecord, processor: Any, frames: FrameSettings) -> E
         messages = build_messages(rec.task, rec.question, None, options=rec.options)
         return Example(messages, [image.resize(size, Image.Resampling.BICUBIC)], size)
 
-    from o3v.video import frames_at, sample_frames
+    from o3v.video import frames_at
 
-    sampled = sample_frames(
-        item.media, sample_fps=frames.fps, min_frames=frames.min_frames, max_frames=frames.max_frames
-    )
+    cache = clips if clips is not None else ClipCache(0)
+    sampled = cache.sample(item.media, frames.fps, frames.min_frames, frames.max_frames)
     height, width = sampled.frames.shape[1:3]
     size = model_input_size(processor, width, height)
     key_times = sorted(float(kf.time) for kf in rec.key_frames) if rec.task == "temporal-spatial free-form QA" else []
@@ -228,16 +230,20 @@ def sft_target(rec: Record, frame_size: tuple[int, int]) -> str:
     return build_target(rec.reasoning_process, rec.answer, frame_size)
 
 
-def sft_row(item: TrainRecord, processor: Any, frames: FrameSettings) -> dict[str, Any]:
+def sft_row(
+    item: TrainRecord, processor: Any, frames: FrameSettings, clips: ClipCache | None = None
+) -> dict[str, Any]:
     """A trl prompt-completion row: loss falls on the completion only (trl `completion_only_loss`)."""
-    ex = build_example(item, processor, frames)
+    ex = build_example(item, processor, frames, clips)
     completion = [{"role": "assistant", "content": [{"type": "text", "text": sft_target(item.record, ex.frame_size)}]}]
     return {"prompt": ex.messages, "completion": completion, "images": ex.images, "id": str(item.record.id)}
 
 
-def gspo_row(item: TrainRecord, processor: Any, frames: FrameSettings) -> dict[str, Any]:
+def gspo_row(
+    item: TrainRecord, processor: Any, frames: FrameSettings, clips: ClipCache | None = None
+) -> dict[str, Any]:
     """A trl GRPO row: the prompt, its frames, and the ground truth for the rewards (`reference`, JSON)."""
-    ex = build_example(item, processor, frames)
+    ex = build_example(item, processor, frames, clips)
     ref = reference_from_record(item.record, ex.frame_size)
     return {"prompt": ex.messages, "images": ex.images, "reference": ref.to_json(), "id": str(item.record.id)}
 

@@ -80,7 +80,8 @@ def build_trainer(
     # right (the transformers default, e.g. the tiny model's) shifts every shorter prompt's image positions:
     # M-RoPE then places image features on text tokens, silently, or crashes when the shift reaches padding.
     processor.tokenizer.padding_side = "left"
-    dataset = lazy_dataset(prep.data.records, functools.partial(gspo_row, processor=processor, frames=prep.frames))
+    row = functools.partial(gspo_row, processor=processor, frames=prep.frames, clips=prep.clips)
+    dataset = lazy_dataset(prep.data.records, row)
     rewards = get_reward_funcs(cfg.rewards, gate=cfg.gate, proximity=cfg.proximity, fixed_sigma=cfg.fixed_sigma)
     banned = rollout_kwargs(cfg.rollouts, vision_token_ids(model, processor))
     cfg.generation_kwargs = {**(cfg.generation_kwargs or {}), **banned}

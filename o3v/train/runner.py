@@ -28,6 +28,7 @@ import yaml
 
 from o3v import __version__
 from o3v.train import warmup
+from o3v.train.clips import ClipCache
 from o3v.train.config import check_deepspeed, load_config, resolved_dict
 from o3v.train.data import FrameSettings, load_train_data, rejects_file
 
@@ -119,7 +120,8 @@ def load_base(cfg: Any, base_model: str | None, resume_from: str | None = None) 
 
 @dataclass
 class Prepared:
-    """What both trainers are built from: resolved config, data, model, processor, frame settings."""
+    """What both trainers are built from: resolved config, data, model, processor, frame settings and the
+    decoded-clip cache of this process."""
 
     stage: str
     cfg: Any
@@ -130,6 +132,7 @@ class Prepared:
     processor: Any
     base: str
     frames: FrameSettings
+    clips: ClipCache
 
     def context(self, config: str | dict, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """What `finalize` needs after training, besides the trainer."""
@@ -174,7 +177,8 @@ def prepare_run(
     )
     model, processor, base = load_base(cfg, base_model, resume_from)
     frames = FrameSettings(cfg.fps, cfg.min_frames, cfg.max_frames)
-    return Prepared(stage, cfg, out, resume_from, data, model, processor, base, frames)
+    clips = ClipCache(cfg.clip_cache_mb * 2**20)
+    return Prepared(stage, cfg, out, resume_from, data, model, processor, base, frames, clips)
 
 
 def peft_config(cfg: Any) -> Any:

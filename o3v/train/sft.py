@@ -39,9 +39,8 @@ def build_trainer(
     from trl import SFTTrainer
 
     cfg, processor = prep.cfg, prep.processor
-    dataset = lazy_dataset(
-        prep.data.records, functools.partial(sft_row, processor=processor, frames=prep.frames), _order(prep)
-    )
+    row = functools.partial(sft_row, processor=processor, frames=prep.frames, clips=prep.clips)
+    dataset = lazy_dataset(prep.data.records, row, _order(prep))
     trainer = SFTTrainer(
         model=prep.model,
         args=cfg,
