@@ -329,15 +329,22 @@ def distractor_spans(rng: np.random.Generator, spec: VideoSpec, gt: tuple[float,
     from o3v.geometry import temporal_iou
 
     n, fps = spec.num_frames, spec.fps
+    shortest, longest = max(2, round(0.1 * n)), round(0.5 * n)
+    # Short clips have few spans and a long answer leaves fewer still, so one draw may repeat thousands of times:
+    # each span is tested once per spans found so far (the draws, and so the spans, are the same as without).
+    fits: dict[tuple[int, int], bool] = {}
     spans: list[tuple[float, float]] = []
     for _ in range(10_000):
-        length = int(rng.integers(max(2, round(0.1 * n)), round(0.5 * n) + 1))
+        length = int(rng.integers(shortest, longest + 1))
         first = int(rng.integers(0, n - length + 1))
         cand = (first / fps, (first + length) / fps)
-        if temporal_iou(cand, gt) < 0.3 and all(temporal_iou(cand, s) < 0.5 for s in spans):
+        if (first, length) not in fits:
+            fits[first, length] = temporal_iou(cand, gt) < 0.3 and all(temporal_iou(cand, s) < 0.5 for s in spans)
+        if fits[first, length]:
             spans.append(cand)
             if len(spans) == 3:
                 return spans
+            fits.clear()
     raise RuntimeError(f"{spec.id}: could not find 3 distractor spans for {gt}")
 
 
