@@ -9,11 +9,11 @@ CPU = {"base_image": O3V_IMAGE, "install_kfp_package": False}
 
 
 @dsl.component(**CPU)
-def synth_world(videos: int, seed: int, faults: float, world: Output[Dataset]):
+def synth_world(videos: int, seed: int, faults: float, world: Output[Dataset], preset: str = "learnable"):
     """Generates the synthetic grounded-video world: videos, raw manifest, STGR records, benchmark files."""
     from o3v.artifacts.stages import data
 
-    data.synth(world, videos=videos, seed=seed, faults=faults)
+    data.synth(world, videos=videos, seed=seed, faults=faults, preset=preset)
 
 
 @dsl.component(**CPU)

@@ -180,7 +180,7 @@ def generate(
     n_warm = cfg.warmup_stills_per_video * len(train_specs)
     if n_warm:  # the curriculum start, after the video records (faults are planted in those only)
         size = (cfg.width, cfg.height)
-        raw, warm_truth = write_stills(out, n_warm, _rng(seed, _STILLS), size, "warmup")
+        raw, warm_truth = write_stills(out, n_warm, _rng(seed, _STILLS), size, "warmup", cfg.warmup_shapes)
         warm = [record_from_dict(r) for r in raw]
         sft, rl = (*sft, *warm), (*rl, *warm)
     write_records(out / "stgr" / "STGR-SFT.json", sft)

@@ -60,16 +60,22 @@ class WorldConfig:
     max_move: float = 0.15
     backgrounds: tuple[str, ...] = ("grey",)
     trace: str = "short"  # reasoning style of the STGR records: "short" (o3v.synth.short) or "long" (tasks)
-    warmup_stills_per_video: int = 19  # single-square stills (o3v.synth.stills) per training video: curriculum start
+    warmup_stills_per_video: int = 19  # one-object stills (o3v.synth.stills) per training video: curriculum start
+    # Shapes the warm-up stills draw from. With all four (preset `learnable-shapes`) the stills' targets name the
+    # shape the question names, and the tiny model learns to copy it (docs/learning.md).
+    warmup_shapes: tuple[str, ...] = ("square",)
     qp: int = 18  # x264 constant quantizer: colours stay close to the palette after yuv420p compression
 
 
 # `learnable`: what a tiny model can learn on a laptop CPU in minutes (tiny-learning.md): 4 s clips at 2 fps (every
 # frame is one the model sees), one or two salient objects on a fixed grey background, small motion, short grounded
-# traces and several questions per object. `classic`: the harder first world (textured backgrounds, 2-4 objects
-# moving across the frame, 6-12 s at 8 fps, long reasoning traces), kept for stress tests and larger models.
+# traces and several questions per object. `learnable-shapes`: the same world whose warm-up stills draw all four
+# shapes, not only squares (the model learns to write the object names; its V-STaR boxes come out weaker:
+# docs/learning.md). `classic`: the harder first world (textured backgrounds, 2-4 objects moving across the frame,
+# 6-12 s at 8 fps, long reasoning traces), kept for stress tests and larger models.
 PRESETS: dict[str, WorldConfig] = {
     "learnable": WorldConfig(),
+    "learnable-shapes": WorldConfig(warmup_shapes=SHAPES),
     "classic": WorldConfig(
         fps=8,
         width=160,
@@ -261,18 +267,19 @@ def _unit_polygon(shape: str) -> list[tuple[float, float]]:
     raise ValueError(f"no polygon for shape {shape!r}")
 
 
-def _draw(draw: ImageDraw.ImageDraw, obj: ObjectTrack, box: tuple[int, int, int, int]) -> None:
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, colour: str, box: tuple[int, int, int, int]) -> None:
+    """Draw one `colour` `shape` (names from `COLOURS`, `SHAPES`) filling the pixel box [x1, y1, x2, y2)."""
     x0, y0, x1, y1 = box
     # PIL includes both end pixels, so the last covered pixel is x1 - 1: drawn extent == [x0, x1).
     rect = [x0, y0, x1 - 1, y1 - 1]
-    fill = COLOURS[obj.colour]
-    if obj.shape == "square":
+    fill = COLOURS[colour]
+    if shape == "square":
         draw.rectangle(rect, fill=fill)
-    elif obj.shape == "circle":
+    elif shape == "circle":
         draw.ellipse(rect, fill=fill)
     else:
         w, h = x1 - 1 - x0, y1 - 1 - y0
-        draw.polygon([(x0 + u * w, y0 + v * h) for u, v in _unit_polygon(obj.shape)], fill=fill)
+        draw.polygon([(x0 + u * w, y0 + v * h) for u, v in _unit_polygon(shape)], fill=fill)
 
 
 def render_frame(spec: VideoSpec, frame: int, background: np.ndarray | None = None) -> np.ndarray:
@@ -282,7 +289,7 @@ def render_frame(spec: VideoSpec, frame: int, background: np.ndarray | None = No
     for obj in spec.objects:
         box = obj.pixel_box(frame)
         if box is not None:
-            _draw(draw, obj, box)
+            draw_shape(draw, obj.shape, obj.colour, box)
     return np.asarray(img)
 
 

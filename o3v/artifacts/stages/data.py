@@ -21,13 +21,15 @@ from o3v.artifacts.stages.common import (
 log = logging.getLogger(__name__)
 
 
-def synth(world: ArtifactLike, *, videos: int, seed: int, faults: float) -> dict[str, Any]:
-    """Generate the synthetic grounded-video world (the embedded default source) into `world`."""
+def synth(world: ArtifactLike, *, videos: int, seed: int, faults: float, preset: str = "learnable") -> dict[str, Any]:
+    """Generate the synthetic grounded-video world (the embedded default source) into `world`; `preset` names
+    its `o3v.synth.world.PRESETS` entry."""
     from o3v.synth import generate
+    from o3v.synth.world import preset as world_preset
 
     t0 = time.perf_counter()
-    summary = generate(Path(world.path), videos=videos, seed=seed, faults=faults)
-    config = {"videos": videos, "seed": seed, "faults": faults}
+    summary = generate(Path(world.path), videos=videos, seed=seed, faults=faults, config=world_preset(preset))
+    config = {"videos": videos, "seed": seed, "faults": faults, "preset": preset}
     finish(world, "synth", {}, config, _headline(summary), compute_s=time.perf_counter() - t0)
     return summary
 

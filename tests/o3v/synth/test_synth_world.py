@@ -174,3 +174,35 @@ def _check_scene(cfg: WorldConfig, seed: int) -> None:
         assert spec.box(o.name, o.last + 1) is None
         (sx, sy), (ex, ey) = o.start, o.end
         assert math.hypot(ex - sx, ey - sy) <= cfg.max_move * min(cfg.width, cfg.height) + 1e-9
+
+
+def test_warmup_stills_name_the_drawn_shape(learnable_world: Path, tmp_path: Path) -> None:
+    """`learnable` warm-up stills are squares; `learnable-shapes` ones draw every shape, and each record names the
+    object on its pixels: a square fills its box's corners, the other shapes leave them grey."""
+    from PIL import Image
+
+    from o3v.synth.world import GREY, SHAPES
+
+    default = json.loads((learnable_world / "world.json").read_text())
+    squares = [e["objects"][0]["name"] for e in default["images"] if Path(e["image"]).name.startswith("warmup-")]
+    assert squares and all(name.endswith(" square") for name in squares)
+    shapes_world = tmp_path / "shapes"
+    generate(shapes_world, videos=4, seed=0, config=preset("learnable-shapes"))
+    world = json.loads((shapes_world / "world.json").read_text())
+    warm = {e["image"]: e for e in world["images"] if Path(e["image"]).name.startswith("warmup-")}
+    assert len(warm) == json.loads((shapes_world / "synth.json").read_text())["records"]["warmup_stills"] > 0
+    sft = json.loads((shapes_world / "stgr/STGR-SFT.json").read_text())
+    records = [r for r in sft if r["id"].startswith("warmup")]
+    assert len(records) == len(warm)
+    seen = set()
+    for rec in records:
+        entry = warm[rec["image_path"]]
+        name = entry["objects"][0]["name"]
+        assert rec["question"] == f"Where is the {name}?" and rec["answer"].startswith(f"<obj>{name}</obj>"), rec["id"]
+        pixels = np.asarray(Image.open(shapes_world / rec["image_path"]).convert("RGB"))
+        x1, y1, x2, y2 = (round(v * s) for v, s in zip(entry["objects"][0]["box"], [128, 96] * 2, strict=True))
+        corner = tuple(int(c) for c in pixels[y1, x1])
+        assert (corner != GREY) == name.endswith(" square"), (rec["id"], name, corner)
+        assert tuple(int(c) for c in pixels[(y1 + y2) // 2, (x1 + x2) // 2]) == COLOURS[name.split()[0]], rec["id"]
+        seen.add(name.split()[1])
+    assert seen == set(SHAPES)
