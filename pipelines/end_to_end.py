@@ -42,9 +42,9 @@ from pipelines._options import (
 # types, so the config's 200 samples would hold only ~50 temporal ones: it gets the first 1,500 of the default
 # world's ~1,700 records (whole videos, every task type: 558 temporal, 216 box, 1,284 evidence samples in the run
 # of 2026-12-04; generation runs at ~30 samples/s on one core).
-# Longest first: the loop runs two at a time in list order, so the two long evals (synthetic ~110 s, V-STaR ~75 s on 2
-# cores) start together and the short ones follow V-STaR (the eval phase took 146 s in the order vstar, tvgbench,
-# videomme, synthetic; about 113 s in this one).
+# Longest first: the loop runs two at a time in list order, so the two long evals (synthetic ~110 s, V-STaR ~80 s on 2
+# cores) start together and the short ones follow V-STaR (2026-12-06, a slow day: the eval phase took 146 s in the
+# order vstar, tvgbench, videomme, synthetic, and 126 s in this one).
 DEFAULT_BENCHMARKS = [
     {"name": "synthetic", "annotations": "benchmarks/synthetic/records.jsonl", "eval": {"limit": 1500}},
     {"name": "vstar", "annotations": "benchmarks/vstar/V_STaR_test.json"},

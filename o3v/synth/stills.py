@@ -4,7 +4,8 @@ Each still is a mid-grey frame with one coloured square; the record asks "Where 
 target is its box in the reference grounded syntax, in image pixels (the think part is the same one claim). It is
 what a randomly initialised tiny Qwen3-VL learns first (tiny-learning.md: box IoU 0.45-0.61 in a plain loop), so
 the learning regression test and `bench/learning.py` train on it through the real SFT path. A world's warm-up stills
-(`WorldConfig.warmup_shapes`) draw the shape too, so the name in the target must be read from the question.
+may draw other shapes too (`WorldConfig.warmup_shapes`, preset `learnable-shapes`): the name in the target then
+comes from the question.
 
     write_square_stills(out_dir, n=4800, seed=0)   -> out_dir/{records.jsonl, dataset.json, images/*.png}
 """
@@ -35,9 +36,8 @@ def shape_still(
     x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
     shape = shapes[0] if len(shapes) == 1 else str(rng.choice(list(shapes)))
     img = Image.new("RGB", (w, h), GREY)
-    box = [x, y, x + side, y + side]
     draw_shape(ImageDraw.Draw(img), shape, colour, (x, y, x + side, y + side))
-    return np.asarray(img), f"{colour} {shape}", box
+    return np.asarray(img), f"{colour} {shape}", [x, y, x + side, y + side]
 
 
 STILL_SOURCE = "o3v_stills"
