@@ -36,6 +36,13 @@ class O3VFields:
         default=1024,
         metadata={"help": "decoded frame samples kept in memory per training process, MB (o3v.train.clips; 0 = off)"},
     )
+    cpu_kernels: bool = field(
+        default=True,
+        metadata={
+            "help": "on CPU: the patch embedding as a matmul and causal attention without a padding mask, the same "
+            "functions, faster (o3v.train.cpu_kernels)"
+        },
+    )
     on_missing_video: str = field(default="error", metadata={"help": "error | skip (skipped records -> rejects)"})
     max_records: int | None = field(default=None, metadata={"help": "use only the first N records (smoke runs)"})
     tasks: list[str] | None = field(default=None, metadata={"help": "train only on these task types (None: all six)"})

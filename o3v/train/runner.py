@@ -87,6 +87,8 @@ def load_base(cfg: Any, base_model: str | None, resume_from: str | None = None) 
     the *base* weights (caught by tests/o3v/train/test_train_resume.py). `from_pretrained` maps the names.
     The trainer still restores optimizer, scheduler, RNG and data position; its key-mismatch warning is moot.
     """
+    import torch
+
     from o3v.model import load_model
 
     name = base_model or cfg.base_model
@@ -114,6 +116,10 @@ def load_base(cfg: Any, base_model: str | None, resume_from: str | None = None) 
         max_pixels=cfg.frame_max_pixels,
     )
     model.config.use_cache = False  # the KV cache only costs memory in training forward passes
+    if cfg.cpu_kernels and (cfg.use_cpu or not torch.cuda.is_available()):
+        from o3v.train import cpu_kernels
+
+        cpu_kernels.apply(model)  # the same functions, faster on CPU: 307 -> 223 ms per tiny SFT step
     check_deepspeed(cfg, model.config, cfg.max_steps if cfg.max_steps > 0 else 1000)
     return model, processor, str(name)
 
