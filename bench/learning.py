@@ -17,9 +17,10 @@ Model: `build_tiny(arch="qwen3_vl", seed=0)`. On each track both paths see the s
 the same order (the rows are i.i.d. samples; o3v reads them with a sequential sampler, the plain loop slices them
 in file order, so a ratio measures the code path, not a luckier sample order), the same batch size, AdamW at the
 same constant learning rate, gradient clipping 1.0, one thread, loss on the completion only:
-- o3v: `o3v.train.sft.run` (trl SFTTrainer, lazy rows, o3v's callbacks), checkpoints every `--every` steps;
-- plain: a 25-line loop over the same rows (clip rows are decoded inside the timed step, as o3v's lazy rows are;
-  16,000 decoded clips would not fit in memory).
+- o3v: `o3v.train.sft.run` (trl SFTTrainer, lazy rows, o3v's callbacks, its CPU fast paths `cpu_kernels`),
+  checkpoints every `--every` steps;
+- plain: a 25-line loop over the same rows with the stock kernels (clip rows are decoded inside the timed step,
+  as o3v's lazy rows are; 16,000 decoded clips would not fit in memory).
 Every `--every` steps both models answer the held-out samples greedily, parsed by `o3v.grounded.parse`
 (unparsable answers score 0). Printed per track: the first step at which the held-out mean score >= 0.5, the
 process CPU seconds spent training until then, the o3v / plain ratio (target <= 1.2), and SFT tokens/s. After the

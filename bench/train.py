@@ -5,8 +5,9 @@
 1. SFT: the same tiny Qwen2.5-VL (random init, seed 0), the same rows, the same `SFTConfig` and seed (so the same
    sampler order, hence the same batches), once through `o3v.train.sft.build_trainer` (lazy rows built from the
    dataset directory, checks, progress callback) and once through a plain `trl.SFTTrainer` over an in-memory
-   `datasets.Dataset` of those rows (images stored in Arrow, as a trl user would), and once more through o3v with
-   its decoded-clip cache off (`clip_cache_mb: 0`, every row decodes its clip). Time per optimizer step is the
+   `datasets.Dataset` of those rows (images stored in Arrow, as a trl user would), and twice more through o3v with
+   one part off: its decoded-clip cache (`clip_cache_mb: 0`, every row decodes its clip) and its CPU fast paths
+   (`cpu_kernels: false`, o3v.train.cpu_kernels; plain trl runs the stock kernels). Time per optimizer step is the
    interval between consecutive step ends (data loading + collation + forward/backward + optimizer), median over
    the steps after a warm-up epoch, best of `--repeats` alternating runs. Target: o3v / plain <= 1.10.
 2. GSPO (from the o3v SFT model, preset `gspo`: 4 completions per prompt group, `steps_per_generation=4`): per
@@ -83,6 +84,11 @@ def step_clock():
     return StepClock()
 
 
+# o3v with one part switched off: every row decodes its clip; the stock CPU kernels (o3v.train.cpu_kernels).
+VARIANTS = {"nocache": {"clip_cache_mb": 0}, "nokernels": {"cpu_kernels": False}}
+LABELS = {"nocache": "clip cache off (`clip_cache_mb: 0`)", "nokernels": "CPU fast paths off (`cpu_kernels: false`)"}
+
+
 def bench_sft(model: Path, data: Path, out: Path, steps: int, batch: int, warmup: int, repeats: int) -> dict:
     """Median step time of each trainer, best of `repeats` alternating runs (a shared machine's load drifts)."""
     from datasets import Dataset
@@ -93,16 +99,19 @@ def bench_sft(model: Path, data: Path, out: Path, steps: int, batch: int, warmup
 
     overrides = {"max_steps": warmup + steps, "per_device_train_batch_size": batch, "save_steps": 10**6,
                  "logging_steps": 10**6, "max_frames": 8}  # fmt: skip
-    medians: dict[str, list[float]] = {"o3v": [], "plain": [], "o3v_cpu": [], "plain_cpu": [], "nocache": []}
+    medians: dict[str, list[float]] = {"o3v": [], "plain": [], "o3v_cpu": [], "plain_cpu": []}
+    medians |= {name: [] for name in VARIANTS}
     losses: dict[str, float] = {}
     for r in range(repeats):
-        nocache, _ = sft.build_trainer(
-            data, out / f"nocache-{r}", "tiny-cpu", {**overrides, "clip_cache_mb": 0}, base_model=str(model)
-        )
-        clock_nocache = step_clock()
-        nocache.add_callback(clock_nocache)
-        nocache.train()
-        medians["nocache"].append(statistics.median(clock_nocache.steps[warmup:]))
+        for name, change in VARIANTS.items():
+            variant, _ = sft.build_trainer(
+                data, out / f"{name}-{r}", "tiny-cpu", {**overrides, **change}, base_model=str(model)
+            )
+            clock_variant = step_clock()
+            variant.add_callback(clock_variant)
+            variant.train()
+            medians[name].append(statistics.median(clock_variant.steps[warmup:]))
+            losses[name] = variant.state.log_history[-1].get("train_loss", float("nan"))
 
         trainer, ctx = sft.build_trainer(data, out / f"o3v-{r}", "tiny-cpu", overrides, base_model=str(model))
         clock = step_clock()
@@ -136,13 +145,9 @@ def bench_sft(model: Path, data: Path, out: Path, steps: int, batch: int, warmup
         "plain_median_s": min(medians["plain"]),
         "o3v_cpu_s": min(medians["o3v_cpu"]),
         "plain_cpu_s": min(medians["plain_cpu"]),
-        "nocache_median_s": min(medians["nocache"]),
-        "o3v_all": medians["o3v"],
-        "nocache_all": medians["nocache"],
-        "plain_all": medians["plain"],
-        "o3v_loss_last": losses["o3v"],
-        "plain_loss_last": losses["plain"],
         "steps": steps,
+        "medians": medians,
+        "losses": losses,
     }
 
 
@@ -218,14 +223,16 @@ def main() -> int:
         f"| o3v sft (lazy rows, checks, callback) | {s['o3v_median_s']:.4f} | {s['o3v_cpu_s']:.4f} | {ratio:.2f} | "
         f"{cpu_ratio:.2f} |"
     )
-    nocache = s["nocache_median_s"]
-    off_ratio = nocache / s["plain_median_s"]
-    print(f"| o3v sft, clip cache off (`clip_cache_mb: 0`) | {nocache:.4f} | – | {off_ratio:.2f} | – |")
+    for name, label in LABELS.items():
+        best = min(s["medians"][name])
+        print(f"| o3v sft, {label} | {best:.4f} | – | {best / s['plain_median_s']:.2f} | – |")
     print("target: o3v / plain <= 1.10")
-    print(f"clip cache: o3v step {s['o3v_median_s'] / nocache:.2f}x the time of the same run with the cache off")
-    every = {k: [round(x, 4) for x in s[f"{k}_all"]] for k in ("o3v", "plain", "nocache")}
-    print(f"all medians: o3v {every['o3v']}, plain {every['plain']}, o3v cache off {every['nocache']}")
-    print(f"train_loss o3v {s['o3v_loss_last']:.4f} vs plain {s['plain_loss_last']:.4f} (same batches: equal)")
+    for name, label in LABELS.items():
+        print(f"{label}: o3v step {s['o3v_median_s'] / min(s['medians'][name]):.2f}x the time of the run with it")
+    every = {k: [round(x, 4) for x in v] for k, v in s["medians"].items() if not k.endswith("_cpu")}
+    print(f"all medians: {every}")
+    losses = ", ".join(f"{k} {v:.4f}" for k, v in s["losses"].items())
+    print(f"train_loss {losses} (same batches: equal up to float rounding)")
     print(
         f"\nGSPO, preset gspo, {g['steps']} steps, "
         f"{g['rollouts']} rollouts of {g['completions_per_rollout']} completions"

@@ -105,11 +105,15 @@ def patch_embed_as_matmul(model: Any) -> int:
 def causal_text_attention(model: Any) -> bool:
     """Give the language model `causal_sdpa` where it uses SDPA; returns True when it changed something."""
     from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
 
     text = getattr(model.config, "text_config", None)
     if text is None or text._attn_implementation != "sdpa":
         return False
     AttentionInterface.register(CAUSAL_SDPA, causal_sdpa)
+    # The same 4-D masks as for sdpa: transformers builds no mask at all for a name without a mask function
+    # (it assumes a server-side backend), which would make left-padded prompts attend to their padding.
+    ALL_MASK_ATTENTION_FUNCTIONS.register(CAUSAL_SDPA, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
     model.set_attn_implementation({"text_config": CAUSAL_SDPA})
     return True
 
