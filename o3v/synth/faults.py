@@ -252,11 +252,14 @@ def inject_faults(drafts: list[Draft], rate: float, rng: np.random.Generator) ->
     faulted: set[str] = set()
     per_task: Counter[str] = Counter()
     types = list(FAULTS)
+    # Whether a type applies to a record changes only when that record is faulted (and so leaves every list):
+    # test each pair once, then drop the faulted records from a type's list as its turns come.
+    eligible = {fault: [d for d in drafts if applies(d, fault)] for fault in types} if target else {}
     while len(labels) < target and types:
         for fault in list(types):  # one round: each type still in play plants one fault
             if len(labels) >= target:
                 break
-            candidates = [d for d in drafts if d.id not in faulted and applies(d, fault)]
+            candidates = eligible[fault] = [d for d in eligible[fault] if d.id not in faulted]
             if not candidates:
                 types.remove(fault)
                 continue
