@@ -228,7 +228,7 @@ def main() -> int:
         print(f"| o3v sft, {label} | {best:.4f} | – | {best / s['plain_median_s']:.2f} | – |")
     print("target: o3v / plain <= 1.10")
     for name, label in LABELS.items():
-        print(f"{label}: o3v step {s['o3v_median_s'] / min(s['medians'][name]):.2f}x the time of the run with it")
+        print(f"o3v step {s['o3v_median_s'] / min(s['medians'][name]):.2f}x the time of o3v with {label}")
     every = {k: [round(x, 4) for x in v] for k, v in s["medians"].items() if not k.endswith("_cpu")}
     print(f"all medians: {every}")
     losses = ", ".join(f"{k} {v:.4f}" for k, v in s["losses"].items())
