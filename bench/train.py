@@ -1,15 +1,16 @@
 """Training step costs: o3v's SFT step vs a plain trl SFT step, and a GSPO step split into generation vs loss.
 
-    python bench/train.py [--steps 20] [--videos 6] [--batch 4]
+    python bench/train.py [--steps 20] [--videos 6] [--batch 4] [--arch qwen3_vl|qwen2_5_vl]
 
-1. SFT: the same tiny Qwen2.5-VL (random init, seed 0), the same rows, the same `SFTConfig` and seed (so the same
-   sampler order, hence the same batches), once through `o3v.train.sft.build_trainer` (lazy rows built from the
-   dataset directory, checks, progress callback) and once through a plain `trl.SFTTrainer` over an in-memory
-   `datasets.Dataset` of those rows (images stored in Arrow, as a trl user would), and twice more through o3v with
-   one part off: its decoded-clip cache (`clip_cache_mb: 0`, every row decodes its clip) and its CPU fast paths
-   (`cpu_kernels: false`, o3v.train.cpu_kernels; plain trl runs the stock kernels). Time per optimizer step is the
-   interval between consecutive step ends (data loading + collation + forward/backward + optimizer), median over
-   the steps after a warm-up epoch, best of `--repeats` alternating runs. Target: o3v / plain <= 1.10.
+1. SFT: the same tiny model (`--arch`: Qwen3-VL, the embedded default, or Qwen2.5-VL; random init, seed 0), the
+   same rows, the same `SFTConfig` and seed (so the same sampler order, hence the same batches), once through
+   `o3v.train.sft.build_trainer` (lazy rows built from the dataset directory, checks, progress callback) and once
+   through a plain `trl.SFTTrainer` over an in-memory `datasets.Dataset` of those rows (images stored in Arrow, as a
+   trl user would), and twice more through o3v with one part off: its decoded-clip cache (`clip_cache_mb: 0`, every
+   row decodes its clip) and its CPU fast paths (`cpu_kernels: false`, o3v.train.cpu_kernels; plain trl runs the
+   stock kernels). Time per optimizer step is the interval between consecutive step ends (data loading + collation
+   + forward/backward + optimizer), median over the steps after a warm-up epoch, best of `--repeats` alternating
+   runs. Target: o3v / plain <= 1.10.
 2. GSPO (from the o3v SFT model, preset `gspo`: 4 completions per prompt group, `steps_per_generation=4`): per
    optimizer step, time in rollout generation (`model.generate` inside trl), reward scoring, the rest of the
    rollout step (old log-probs, advantages), and the loss pass (forward + backward + optimizer). The wrappers
@@ -37,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from o3v.records import read_records, write_records  # noqa: E402
 
 
-def make_world(root: Path, videos: int) -> tuple[Path, dict[str, Path]]:
+def make_world(root: Path, videos: int, arch: str) -> tuple[Path, dict[str, Path]]:
     """Tiny model + synthetic world + clean SFT / RL dataset directories (the world minus fault-labelled records)."""
     from o3v.model import build_tiny
     from o3v.synth import generate
 
-    model = build_tiny(root / "tiny", arch="qwen2_5_vl", seed=0)
+    model = build_tiny(root / "tiny", arch=arch, seed=0)
     world = root / "world"
     generate(world, videos=videos, seed=0, faults=0.2)
     faulted = {json.loads(line)["id"] for line in (world / "faults.jsonl").read_text().splitlines() if line.strip()}
@@ -199,13 +200,14 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per run")
     parser.add_argument("--videos", type=int, default=6, help="synthetic videos (records = 4 per video, minus faults)")
     parser.add_argument("--batch", type=int, default=4, help="SFT per-device batch")
+    parser.add_argument("--arch", default="qwen3_vl", choices=["qwen3_vl", "qwen2_5_vl"], help="tiny model family")
     parser.add_argument("--repeats", type=int, default=3, help="alternating o3v / plain runs; best median is kept")
     parser.add_argument("--gspo-steps", type=int, default=8, help="GSPO optimizer steps (4 per rollout)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="o3v-bench-train-") as tmp:
         root = Path(tmp)
-        model, data = make_world(root, args.videos)
+        model, data = make_world(root, args.videos, args.arch)
         n = len(read_records(data["sft"] / "records.jsonl"))
         warmup = -(-n // args.batch)  # one epoch: o3v's rows are decoded on first use, then cached
         s = bench_sft(model, data["sft"], root, args.steps, args.batch, warmup, args.repeats)
@@ -213,7 +215,7 @@ def main() -> int:
     ratio = s["o3v_median_s"] / s["plain_median_s"]
     cpu_ratio = s["o3v_cpu_s"] / s["plain_cpu_s"]
     print(
-        f"\nSFT step, tiny Qwen2.5-VL, batch {args.batch}, {n} records, "
+        f"\nSFT step, tiny {args.arch}, batch {args.batch}, {n} records, "
         f"median of {s['steps']} steps after {warmup} warm-up, best of {args.repeats} alternating runs"
     )
     print("| run | wall s/step | CPU s/step | wall ratio | CPU ratio |")
