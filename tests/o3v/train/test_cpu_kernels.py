@@ -93,7 +93,8 @@ def test_patch_embedding_matmul_matches_the_convolution(tiny) -> None:
         twin = copy.deepcopy(embed)  # a reference model copied by the trainer computes with its own weights
         with torch.no_grad():
             twin.proj.weight.zero_()
-            twin.proj.bias.zero_() if twin.proj.bias is not None else None
+            if twin.proj.bias is not None:
+                twin.proj.bias.zero_()
         assert twin(pixels).abs().max() == 0
         torch.testing.assert_close(embed(pixels), stock)
     finally:
