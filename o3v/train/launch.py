@@ -47,6 +47,20 @@ def under_launcher() -> bool:
     return "LOCAL_RANK" in os.environ
 
 
+def leave_process_group() -> None:
+    """After a successful run, every rank: wait for the others, then destroy the process group while the
+    interpreter is still whole. Left to interpreter shutdown, a gloo rank can abort ("terminate called without an
+    active exception", SIGABRT, pytorch/pytorch#190489), failing a run whose model is already written. Not called
+    after an error: a rank that raised would leave the others waiting in the barrier (torchrun stops them instead).
+    A no-op without a process group (one process, no launcher)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    dist.destroy_process_group()
+
+
 def command(
     stage: str,
     data_dir: str | Path,

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from o3v import __version__
-from o3v.train import warmup
+from o3v.train import launch, warmup
 from o3v.train.clips import ClipCache
 from o3v.train.config import check_deepspeed, load_config, resolved_dict
 from o3v.train.data import FrameSettings, load_train_data, rejects_file
@@ -392,7 +392,7 @@ def train_and_finalize(
 ) -> dict[str, Any]:
     """Train (resuming from `ctx["resume_from"]` when set), then write the model folder; returns metrics.json."""
     trainer.train(resume_from_checkpoint=ctx["resume_from"])
-    return finalize(
+    metrics = finalize(
         trainer,
         ctx["processor"],
         out_dir,
@@ -404,6 +404,8 @@ def train_and_finalize(
         curve_groups=curve_groups,
         summary_keys=summary_keys,
     )
+    launch.leave_process_group()  # ranks > 0 wait here while rank 0 writes the card and metrics.json
+    return metrics
 
 
 def finalize(

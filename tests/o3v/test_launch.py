@@ -35,3 +35,17 @@ def test_under_launcher_follows_local_rank(monkeypatch) -> None:
     assert not launch.under_launcher()
     monkeypatch.setenv("LOCAL_RANK", "0")
     assert launch.under_launcher()
+
+
+def test_leave_process_group_destroys_it_and_is_a_no_op_without_one(tmp_path) -> None:
+    import torch.distributed as dist
+
+    launch.leave_process_group()  # no group: nothing to wait for
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        launch.leave_process_group()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
