@@ -117,10 +117,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=("learnable", "learnable-shapes", "classic"),
+        choices=("learnable", "learnable-mixed", "learnable-shapes", "classic"),  # o3v.synth.world.PRESETS
         default="learnable",
         help="world preset: 'learnable' (default: 4 s clips, 1-2 salient objects, short traces; a tiny model learns "
-        "it on a CPU), 'learnable-shapes' (the same, warm-up stills of all four shapes instead of squares) or "
+        "it on a CPU), 'learnable-mixed' (the same, half the warm-up stills squares, half the other three shapes; "
+        "the pipeline's default), 'learnable-shapes' (warm-up stills of all four shapes in equal shares) or "
         "'classic' (textured backgrounds, 2-4 moving objects, long traces)",
     )
     p.set_defaults(func=_synth)

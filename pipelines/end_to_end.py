@@ -215,10 +215,10 @@ def curate_train_evaluate(source, benchmark_root, p: dict) -> None:
 # parameters from its signature, and the UI shows them with these defaults.
 @dsl.pipeline(name="o3v", description="Open-o3 Video on the synthetic world: curate, gate, SFT, GSPO, eval, report.")
 def o3v_pipeline(
-    videos: int = 1360,  # with shape stills: item 5 in 3 of 3 seeds; unseen boxes are weak (docs/learning.md)
+    videos: int = 1360,  # with half-square stills: item 5 in 3 of 3 seeds, unseen worlds in docs/learning.md
     synth_seed: int = 0,
     faults: float = 0.2,
-    world_preset: str = "learnable-shapes",  # stills of all four shapes: object names learnt ("learnable": squares)
+    world_preset: str = "learnable-mixed",  # half the stills squares: names learnt, boxes kept ("learnable": squares)
     curate_config: dict = {},  # noqa: B006 - KFP parameter defaults are literals
     model: str = "tiny-qwen3-vl",
     sft_config: str = "tiny-cpu",

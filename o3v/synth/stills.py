@@ -4,8 +4,8 @@ Each still is a mid-grey frame with one coloured square; the record asks "Where 
 target is its box in the reference grounded syntax, in image pixels (the think part is the same one claim). It is
 what a randomly initialised tiny Qwen3-VL learns first (tiny-learning.md: box IoU 0.45-0.61 in a plain loop), so
 the learning regression test and `bench/learning.py` train on it through the real SFT path. A world's warm-up stills
-may draw other shapes too (`WorldConfig.warmup_shapes`, preset `learnable-shapes`): the name in the target then
-comes from the question.
+may draw other shapes too (`WorldConfig.warmup_shapes`, presets `learnable-mixed` and `learnable-shapes`): the name
+in the target then comes from the question.
 
     write_square_stills(out_dir, n=4800, seed=0)   -> out_dir/{records.jsonl, dataset.json, images/*.png}
 """

@@ -38,6 +38,8 @@ BACKGROUNDS: tuple[str, ...] = ("plain", "stripes", "checker", "noise")
 # tiny ViT from learning where an object is (probe: box IoU 0.08 vs 0.50 on grey, same steps), so the learnable
 # preset uses it.
 GREY = (128, 128, 128)
+# Warm-up stills of preset `learnable-mixed`: half squares, the other half circles, triangles and stars.
+HALF_SQUARES: tuple[str, ...] = ("square", "square", "square", "circle", "triangle", "star")
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,9 @@ class WorldConfig:
     backgrounds: tuple[str, ...] = ("grey",)
     trace: str = "short"  # reasoning style of the STGR records: "short" (o3v.synth.short) or "long" (tasks)
     warmup_stills_per_video: int = 19  # one-object stills (o3v.synth.stills) per training video: curriculum start
-    # Shapes the warm-up stills draw from. With all four (preset `learnable-shapes`) the stills' targets name the
-    # shape the question names, and the tiny model learns to copy it (docs/learning.md).
+    # Shapes the warm-up stills draw from, uniformly over the entries (repeat a shape to weight it). With all four
+    # (presets `learnable-shapes`, `learnable-mixed`) the stills' targets name the shape the question names, and
+    # the tiny model learns to copy it (docs/learning.md).
     warmup_shapes: tuple[str, ...] = ("square",)
     qp: int = 18  # x264 constant quantizer: colours stay close to the palette after yuv420p compression
 
@@ -71,11 +74,13 @@ class WorldConfig:
 # frame is one the model sees), one or two salient objects on a fixed grey background, small motion, short grounded
 # traces and several questions per object. `learnable-shapes`: the same world whose warm-up stills draw all four
 # shapes, not only squares (the model learns to write the object names; its V-STaR boxes come out weaker:
-# docs/learning.md). `classic`: the harder first world (textured backgrounds, 2-4 objects moving across the frame,
+# docs/learning.md). `learnable-mixed`: half the stills squares, half the other three shapes (names learnt, boxes
+# kept). `classic`: the harder first world (textured backgrounds, 2-4 objects moving across the frame,
 # 6-12 s at 8 fps, long reasoning traces), kept for stress tests and larger models.
 PRESETS: dict[str, WorldConfig] = {
     "learnable": WorldConfig(),
     "learnable-shapes": WorldConfig(warmup_shapes=SHAPES),
+    "learnable-mixed": WorldConfig(warmup_shapes=HALF_SQUARES),
     "classic": WorldConfig(
         fps=8,
         width=160,

@@ -84,3 +84,11 @@ def test_parse_output_is_one_json_line(capsys, monkeypatch) -> None:
     assert main(["parse"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and json.loads(out)["answer"] == "B"
+
+
+def test_synth_preset_choices_are_the_world_presets() -> None:
+    """The parser lists the presets literally (importing o3v.synth would slow every --help): they must agree."""
+    from o3v.synth.world import PRESETS
+
+    (preset,) = [a for a in _commands()["synth"]._actions if a.dest == "preset"]
+    assert set(preset.choices) == set(PRESETS)

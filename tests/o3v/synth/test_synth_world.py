@@ -206,3 +206,17 @@ def test_warmup_stills_name_the_drawn_shape(learnable_world: Path, tmp_path: Pat
         assert tuple(int(c) for c in pixels[(y1 + y2) // 2, (x1 + x2) // 2]) == COLOURS[name.split()[0]], rec["id"]
         seen.add(name.split()[1])
     assert seen == set(SHAPES)
+
+
+def test_mixed_preset_stills_are_half_squares(tmp_path: Path) -> None:
+    """`learnable-mixed`: squares in about half the warm-up stills, each of the other three shapes in about a sixth."""
+    from collections import Counter
+
+    from o3v.synth.world import SHAPES
+
+    generate(tmp_path, videos=8, seed=0, config=preset("learnable-mixed"))
+    world = json.loads((tmp_path / "world.json").read_text())
+    names = [e["objects"][0]["name"] for e in world["images"] if Path(e["image"]).name.startswith("warmup-")]
+    shapes = Counter(name.split()[1] for name in names)
+    assert set(shapes) == set(SHAPES)
+    assert 0.4 <= shapes["square"] / len(names) <= 0.6, shapes
