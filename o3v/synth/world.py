@@ -39,7 +39,7 @@ BACKGROUNDS: tuple[str, ...] = ("plain", "stripes", "checker", "noise")
 # preset uses it.
 GREY = (128, 128, 128)
 # Warm-up stills of preset `learnable-mixed`: half squares, the other half circles, triangles and stars.
-HALF_SQUARES: tuple[str, ...] = ("square", "square", "square", "circle", "triangle", "star")
+HALF_SQUARES: tuple[str, ...] = ("square",) * 3 + tuple(s for s in SHAPES if s != "square")
 
 
 @dataclass(frozen=True)
