@@ -37,10 +37,10 @@ from pipelines.end_to_end import (
 GSPO_ROWS = ("gspo", "gspo-gate-upstream", "gspo-fixed-sigma", "gspo-no-think")
 BENCHMARKS = [b for b in DEFAULT_BENCHMARKS if b["name"] in ("vstar", "tvgbench")]
 SEEDS = [0, 1, 2]
-# Seconds on an idle 2-core machine, from the default pipeline's run (tiny-cpu recipes, 680 videos): the data path,
-# an SFT step (2 DDP ranks, stills and video averaged: 551 s for 2300 steps), a GSPO task at 30 steps, V-STaR and
-# TVGBench evals at 200 samples (1 thread each).
-COST_S = {"data": 45, "sft_step": 0.24, "gspo_30": 22, "gspo_start": 5, "vstar_200": 70, "tvgbench_200": 15, "task": 2}
+# Seconds on an idle 2-core machine, from the default pipeline's run (tiny-cpu recipes, 1,360 videos): the data path
+# (synth world 37 s, annotate, filter, check and three gates), an SFT step (2 DDP ranks, stills and video averaged:
+# 555 s for 2300 steps), a GSPO task at 30 steps, V-STaR and TVGBench evals at 200 samples (1 thread each).
+COST_S = {"data": 66, "sft_step": 0.24, "gspo_30": 22, "gspo_start": 5, "vstar_200": 70, "tvgbench_200": 15, "task": 2}
 
 
 def estimate_minutes(seeds: int, sft_steps: int, gspo_steps: int, eval_limit: int, blind: bool = True) -> float:
@@ -51,7 +51,7 @@ def estimate_minutes(seeds: int, sft_steps: int, gspo_steps: int, eval_limit: in
     saves the blind run's share.
 
     >>> round(estimate_minutes(3, 2300, 30, 80), 1)
-    52.7
+    53.7
     """
     scale = eval_limit / 200 * (1.0 if blind else 0.8)
     per_model = (COST_S["vstar_200"] + COST_S["tvgbench_200"]) * scale
@@ -75,8 +75,9 @@ def _key(row: str) -> str:
 )
 def reproduce_pipeline(
     seeds: list = SEEDS,
-    videos: int = 680,
+    videos: int = 1360,  # the default pipeline's world (a test keeps the two equal)
     faults: float = 0.2,
+    world_preset: str = "learnable-mixed",
     curate_config: dict = {},  # noqa: B006 - KFP parameter defaults are literals
     model: str = "tiny-qwen3-vl",
     sft_config: str = "tiny-cpu",
@@ -105,7 +106,8 @@ def reproduce_pipeline(
         q = {**p, "seed": seed}  # the seed drives the world, the base model, SFT, GSPO and eval sampling
         settings = on_cpu(ablation.eval_settings(overrides=eval_overrides, limit=eval_limit, blind=blind))
         settings.set_display_name("eval settings")
-        world = on_cpu(data.synth_world(videos=videos, seed=seed, faults=faults)).set_display_name("synth world")
+        world = on_cpu(data.synth_world(videos=videos, seed=seed, faults=faults, preset=world_preset))
+        world.set_display_name("synth world")
         with curated(world.outputs["world"], curate_config) as c:
             kept, media = c.check.outputs["kept"], world.outputs["world"]
             base = on_cpu(train.base_model(model=model, seed=seed)).set_display_name("base model")

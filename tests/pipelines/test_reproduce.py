@@ -27,6 +27,15 @@ def test_pipeline_rows_are_the_librarys_gspo_rows() -> None:
     assert inputs == want | {"seed", "result"}
 
 
+def test_world_and_recipes_are_the_default_pipelines() -> None:
+    """The ablation trains on the world `make pipeline-run` trains on, with the same recipes."""
+    from pipelines.end_to_end import o3v_pipeline
+
+    ours, default = reproduce.reproduce_pipeline.component_spec.inputs, o3v_pipeline.component_spec.inputs
+    for name in ("videos", "faults", "world_preset", "model", "sft_config", "gspo_config", "eval_config"):
+        assert ours[name].default == default[name].default, name
+
+
 def test_defaults_fit_the_hour_with_three_seeds() -> None:
     params = reproduce.reproduce_pipeline.component_spec.inputs
     seeds, limit = params["seeds"].default, params["eval_limit"].default
