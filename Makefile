@@ -66,7 +66,7 @@ pipeline-run: $(STAMP) ## run the whole DAG locally (or submit to $$KFP_HOST whe
 
 # Parameters as pipeline-run: make reproduce ARGS="--set 'seeds=[0,1,2,3]' --set eval_limit=200 --set blind=false"
 ARGS ?=
-reproduce: $(STAMP) ## SFT vs SFT+GSPO ablation, 3 seeds (~50 min on 2 cores, under an hour): table, plot, HTML page
+reproduce: $(STAMP) ## SFT vs SFT+GSPO ablation, 3 seeds (~54 min on 2 cores, under an hour): table, plot, HTML page
 	$(PY) -m pipelines.reproduce $(ARGS)
 
 # The published model on a world no run used (the default run's world is seed 0): exit 1 when a bar is missed.
