@@ -20,7 +20,7 @@ from typing import Any
 # (label, benchmark, metric key in the eval result, key of the constant baselines' value (None: no constant))
 METRICS: tuple[tuple[str, str, str, str | None], ...] = (
     ("mAM", "vstar", "mam", "mam"),
-    ("mLGM", "vstar", "mlgm", None),
+    ("mLGM", "vstar", "mlgm", "mlgm"),
     ("tIoU chain 1", "vstar", "tiou_chain1", "tiou"),
     ("tIoU chain 2", "vstar", "tiou_chain2", "tiou"),
     ("vIoU chain 1", "vstar", "viou_chain1", "viou"),

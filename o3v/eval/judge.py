@@ -73,6 +73,15 @@ class JudgeConfig:
     max_new_tokens: int = MAX_NEW_TOKENS  # upstream's 512; a rating is one token, the cap only bounds rambling
 
 
+def exact_key(text: str) -> str:
+    """What the exact-match judge compares: lower case, letters, digits and single spaces only.
+
+    >>> exact_key("It is a  Circle."), exact_key("it is a circle")
+    ('it is a circle', 'it is a circle')
+    """
+    return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
+
+
 class ExactBackend:
     """Rates 3 on a normalized exact match, else 0 (not an LLM; for offline synthetic runs)."""
 
@@ -81,10 +90,7 @@ class ExactBackend:
     revision = "1"
 
     def reply(self, items: Sequence[tuple[str, str, str]]) -> list[str]:
-        def norm(text: str) -> str:
-            return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
-
-        return ["3" if norm(gt) == norm(cand) and norm(gt) else "0" for _, gt, cand in items]
+        return ["3" if exact_key(gt) == exact_key(cand) and exact_key(gt) else "0" for _, gt, cand in items]
 
 
 class OpenAIBackend:

@@ -226,6 +226,23 @@ def test_baselines_constant_rows(annotations):
     assert 0 <= b["mean_box"]["viou"] <= 1 and 0 <= b["full_frame_box"]["viou"] <= 1
 
 
+def test_constant_answer_is_the_most_frequent_one_and_enters_the_constant_mam(tmp_path):
+    # Two of three items share an answer up to case and punctuation: a constant that says it gets 2/3 right.
+    rows = [dict(a, answer=ans) for a, ans in zip(ANNOTATIONS, ["It is a circle.", "it is a circle", "A star"])]
+    path = tmp_path / "V_STaR_test.json"
+    path.write_text(json.dumps(rows))
+    b = vstar.baselines(vstar.load(path).samples)
+    assert b["best_constant_answer"] == {"answer": "It is a circle.", "acc": pytest.approx(2 / 3)}
+    box = max(b["mean_box"]["viou"], b["full_frame_box"]["viou"])
+    parts = (2 / 3, b["best_constant_span"]["tiou"], box)
+    assert b["constant_mam"]["mam"] == pytest.approx(vstar.am(*parts))
+    assert b["constant_mam"]["mlgm"] == pytest.approx(vstar.lgm(*parts))
+
+
+def test_constant_answer_of_distinct_answers_matches_one_item(annotations):
+    assert vstar.baselines(annotations.samples)["best_constant_answer"]["acc"] == pytest.approx(1 / 3)
+
+
 @settings(max_examples=300)
 @given(st.text(alphabet=st.sampled_from(list("{}[]\"':,0123456789. <>/answrxyz\n`json")), max_size=80))
 def test_official_parsers_never_raise_on_model_output(text):
