@@ -525,7 +525,7 @@ def baselines(samples: list[Sample], **_: Any) -> dict:
     the most frequent answer to the "what" question.
 
     The constant answer is scored as the exact-match judge scores it (`o3v.eval.judge.exact_key`); a model judge
-    that credits paraphrases can only rate it higher, so under one it is a lower bound. The constant row's
+    also credits paraphrases, so under one this share is most likely a lower bound. The constant row's
     `mam` / `mlgm` combine the best constant of each of the three.
     """
     from o3v.metrics import compute
