@@ -92,7 +92,7 @@ def reproduce_pipeline(
     max_pixels: int = 0,
     eval_config: str = "tiny-cpu",
     eval_overrides: dict = {},  # noqa: B006
-    eval_limit: int = 60,  # 80 took 58.0 min cold on 2026-12-06 (evals 17 of them); seeds, not items, set the interval
+    eval_limit: int = 60,  # cold, 2026-12-06: 60 items 51.2 min, 80 items 58.0; seeds, not items, set the interval
     blind: bool = True,
     checkpoint_root: str = CHECKPOINT_MOUNT,
     store_uri: str = platform.ARTIFACT_STORE,
