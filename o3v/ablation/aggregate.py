@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# (label, benchmark, metric key in the eval result, key of the constant baselines' value (None: no constant))
-METRICS: tuple[tuple[str, str, str, str | None], ...] = (
+# (label, benchmark, metric key in the eval result, key of the constant baselines' value)
+METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("mAM", "vstar", "mam", "mam"),
     ("mLGM", "vstar", "mlgm", "mlgm"),
     ("tIoU chain 1", "vstar", "tiou_chain1", "tiou"),
@@ -100,16 +100,14 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> Interval:
     return t_interval([x - y for x, y in zip(a, b, strict=True)])
 
 
-def best_constant(baselines: Mapping[str, Any], key: str | None) -> float | None:
+def best_constant(baselines: Mapping[str, Any], key: str) -> float | None:
     """The best constant baseline's value of `key` (e.g. "tiou") among an eval result's `baselines`.
 
     >>> best_constant({"whole_video_span": {"tiou": 0.37}, "best_constant_span": {"tiou": 0.43}}, "tiou")
     0.43
-    >>> best_constant({"mean_box": {"viou": 0.07}}, None) is None
+    >>> best_constant({"mean_box": {"viou": 0.07}}, "tiou") is None
     True
     """
-    if key is None:
-        return None
     found = [
         float(b[key]) for b in baselines.values() if isinstance(b, Mapping) and isinstance(b.get(key), int | float)
     ]

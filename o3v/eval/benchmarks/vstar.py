@@ -533,7 +533,7 @@ def baselines(samples: list[Sample], **_: Any) -> dict:
     if not samples:
         return {}
     raws = [s.raw for s in samples]
-    answer = constant_answer([str(r.get("answer", "")) for r in raws])
+    answer = constant_answer([r["answer"] for r in raws])
     spans = [tuple(r["timestamps"]) for r in raws]
     spans_out = span_baselines(spans, [duration(r) for r in raws], "tiou")
     norm = [
